@@ -1,0 +1,1 @@
+export { ERRNO, type Errno, eexist, einval, eio, enoent, erange, OvpnError } from './ovpn-error.js';

@@ -1,0 +1,10 @@
+/** ovpn-ts: the OpenVPN data channel offload in TypeScript. The library's public surface. */
+export * from './clock/clock.js';
+export * from './crypto/index.js';
+export * from './datapath/index.js';
+export * from './errors/index.js';
+export * from './keys/index.js';
+export * from './peer/index.js';
+export * from './pktid/index.js';
+export * from './sys/address.js';
+export * from './wire/index.js';

@@ -1,0 +1,60 @@
+/**
+ * A peer (spec ovpn-kernel §4.1): the far end of one tunnel, as the data plane knows it. This issue's
+ * part holds the identity, keys, stats and keepalive clocks; transport binding and VPN addresses are
+ * added with the device layer.
+ */
+import { einval } from '../errors/ovpn-error.js';
+import { KeyState } from '../keys/key-state.js';
+import { PEER_ID_MAX } from '../wire/opcode.js';
+import type { DelReason } from './del-reason.js';
+import { PeerStats } from './stats.js';
+
+export class Peer {
+  /** The id expected in received packets; also the management key. 24 bits. */
+  readonly id: number;
+  /** The id written into transmitted packets (7.1 `tx-id`); defaults to `id`. */
+  txId: number;
+  readonly keys = new KeyState();
+  readonly stats = new PeerStats();
+
+  /** Keepalive settings in seconds; 0/0 = off (spec §3.7). */
+  keepaliveIntervalSec = 0;
+  keepaliveTimeoutSec = 0;
+  /** Monotonic ms of the last packet handed to the transport / the last authenticated packet. */
+  lastSentMs = 0;
+  lastRecvMs = 0;
+
+  /** Set once the peer is removed; anything holding a Peer past a batch checks it. */
+  dead = false;
+  delReason: DelReason | undefined;
+
+  /** Throws EINVAL if `id` or `txId` is not a 24-bit peer-id. */
+  constructor(id: number, txId: number = id) {
+    checkPeerId(id, 'id');
+    checkPeerId(txId, 'tx-id');
+    this.id = id;
+    this.txId = txId;
+  }
+
+  /** Sets keepalive and resets both clocks to `nowMs`, as the kernel does on every peer-new/peer-set. */
+  setKeepalive(intervalSec: number, timeoutSec: number, nowMs: number): void {
+    this.keepaliveIntervalSec = intervalSec;
+    this.keepaliveTimeoutSec = timeoutSec;
+    this.lastSentMs = nowMs;
+    this.lastRecvMs = nowMs;
+  }
+
+  /** Marks the peer removed with `reason` and frees its keys. Returns false if it already was. */
+  release(reason: DelReason): boolean {
+    if (this.dead) return false;
+    this.dead = true;
+    this.delReason = reason;
+    this.keys.close();
+    return true;
+  }
+}
+
+function checkPeerId(v: number, attr: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > PEER_ID_MAX)
+    throw einval(`${attr} must be 0..${PEER_ID_MAX}`, attr);
+}
