@@ -24,7 +24,13 @@ import {
   TAG_SIZE,
 } from '../wire/data-v2.js';
 import { evpCipherName } from './cipher-alg.js';
-import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_IVLEN, EVP_CTRL_AEAD_SET_TAG, evp } from './evp.js';
+import {
+  EVP_CTRL_AEAD_GET_TAG,
+  EVP_CTRL_AEAD_SET_IVLEN,
+  EVP_CTRL_AEAD_SET_TAG,
+  type Evp,
+  evp,
+} from './evp.js';
 
 /** Scratch layout: nonce at 0..12, the EVP out-length at 16..24. */
 const SCRATCH_OUTL = 16;
@@ -34,6 +40,7 @@ export type AeadDirection = 'encrypt' | 'decrypt';
 
 export class AeadContext {
   readonly direction: AeadDirection;
+  private readonly e: Evp;
   /** Owned EVP_CIPHER_CTX; 0n once closed. */
   private ctx: bigint;
   /** Owned scratch memory: the nonce (tail fixed, packet-id per packet) and an out-length slot. */
@@ -50,6 +57,7 @@ export class AeadContext {
     }
     const name = evpCipherName(alg, key.length);
     const e = evp();
+    this.e = e;
     const cipher = e.cipherByName(name);
     if (!cipher) throw new OvpnError('EIO', `OpenSSL has no cipher ${name}`);
     const ctx = e.ctxNew();
@@ -71,7 +79,7 @@ export class AeadContext {
    * `buf[0]`. Returns false if OpenSSL failed (the packet must be dropped).
    */
   seal(buf: Buffer, addr: number, off: number, len: number, pktId: number): boolean {
-    const e = evp();
+    const e = this.e;
     const ctx = this.ctx;
     const s = this.scratch;
     const outl = s.addr + SCRATCH_OUTL;
@@ -93,7 +101,7 @@ export class AeadContext {
    * garbage and the packet must be dropped.
    */
   open(buf: Buffer, addr: number, off: number, len: number, pktId: number): boolean {
-    const e = evp();
+    const e = this.e;
     const ctx = this.ctx;
     const s = this.scratch;
     const outl = s.addr + SCRATCH_OUTL;
@@ -112,7 +120,7 @@ export class AeadContext {
   /** Frees the EVP context and wipes the nonce. Idempotent; seal/open must not be called after. */
   close(): void {
     if (this.ctx !== 0n) {
-      evp().ctxFree(this.ctx);
+      this.e.ctxFree(this.ctx);
       this.ctx = 0n;
     }
     this.scratch.buf.fill(0);

@@ -1,0 +1,4 @@
+/** Entry point of `npm run demo`. */
+import { runInProcessDemo } from './in-process.js';
+
+runInProcessDemo();
