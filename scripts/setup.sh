@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules/koffi ] || [ ! -x node_modules/.bin/tsc ]; then
-  npm ci --no-audit --no-fund
+  # `npm ci` refuses this lock file because the registry reachable here lacks Biome's binaries for
+  # other platforms (optional dependencies); `npm install` honours the lock and skips them.
+  npm install --no-audit --no-fund
 fi
 
 need=()
