@@ -1,0 +1,114 @@
+/**
+ * A transport endpoint (IP address + port [+ IPv6 scope id]) with its `sockaddr` encoded once, in
+ * pinned memory, so that sendmmsg can point at it for every packet without building anything.
+ *
+ * IPv4-mapped IPv6 addresses are turned into IPv4, as the kernel does for remote and local addresses
+ * (spec ovpn-kernel §2.3). A dual-stack AF_INET6 socket accepts a plain sockaddr_in as destination
+ * (Linux's udpv6_sendmsg hands it to the IPv4 path), so an IPv4 endpoint always encodes as sockaddr_in.
+ *
+ * sockaddr_in  (16 bytes): family u16 LE | port u16 BE | addr 4 | zero 8
+ * sockaddr_in6 (28 bytes): family u16 LE | port u16 BE | flowinfo u32 | addr 16 | scope_id u32 LE
+ */
+
+import { einval } from '../errors/ovpn-error.js';
+import { allocPinned, type PinnedBuffer } from '../sys/address.js';
+import { AF_INET, AF_INET6 } from '../sys/libc.js';
+import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
+
+export const SOCKADDR_IN_SIZE = 16;
+export const SOCKADDR_IN6_SIZE = 28;
+/** Room for either sockaddr. */
+export const SOCKADDR_MAX = 28;
+
+export type IpFamily = 4 | 6;
+
+export class Endpoint {
+  readonly family: IpFamily;
+  /** 4 or 16 bytes. */
+  readonly addr: Buffer;
+  readonly port: number;
+  /** IPv6 scope (interface index) for link-local addresses; 0 otherwise. */
+  readonly scopeId: number;
+  /** The encoded sockaddr, in pinned memory (its address goes into msghdr.msg_name). */
+  readonly sockaddr: PinnedBuffer;
+  readonly sockaddrLen: number;
+  /** "addr:port" text, also the key of transport-address tables. */
+  readonly key: string;
+
+  private constructor(family: IpFamily, addr: Buffer, port: number, scopeId: number) {
+    this.family = family;
+    this.addr = addr;
+    this.port = port;
+    this.scopeId = family === 6 ? scopeId : 0;
+    this.sockaddr = allocPinned(SOCKADDR_MAX);
+    const s = this.sockaddr.buf;
+    if (family === 4) {
+      s.writeUInt16LE(AF_INET, 0);
+      s.writeUInt16BE(port, 2);
+      addr.copy(s, 4);
+      this.sockaddrLen = SOCKADDR_IN_SIZE;
+      this.key = `${formatIPv4(addr)}:${port}`;
+    } else {
+      s.writeUInt16LE(AF_INET6, 0);
+      s.writeUInt16BE(port, 2);
+      addr.copy(s, 8);
+      s.writeUInt32LE(this.scopeId, 24);
+      this.sockaddrLen = SOCKADDR_IN6_SIZE;
+      this.key = `[${formatIPv6(addr)}]:${port}`;
+    }
+  }
+
+  /** From 4 or 16 address bytes; a v4-mapped IPv6 address becomes IPv4. */
+  static fromBytes(addr: Buffer, port: number, scopeId = 0): Endpoint {
+    if (addr.length === 4) return new Endpoint(4, Buffer.from(addr), port, 0);
+    if (addr.length !== 16) throw einval('an address is 4 or 16 bytes');
+    if (isV4Mapped(addr)) return new Endpoint(4, Buffer.from(addr.subarray(12, 16)), port, 0);
+    return new Endpoint(6, Buffer.from(addr), port, scopeId);
+  }
+
+  /** From text ("10.0.0.1", "fd00::1", "::ffff:10.0.0.1"). Throws EINVAL. */
+  static parse(text: string, port: number, scopeId = 0): Endpoint {
+    return Endpoint.fromBytes(text.includes(':') ? parseIPv6(text) : parseIPv4(text), port, scopeId);
+  }
+
+  /** From a sockaddr_in/sockaddr_in6 at `buf[off]`; undefined for other families. */
+  static fromSockaddr(buf: Buffer, off: number): Endpoint | undefined {
+    const family = buf.readUInt16LE(off);
+    const port = buf.readUInt16BE(off + 2);
+    if (family === AF_INET) return new Endpoint(4, Buffer.from(buf.subarray(off + 4, off + 8)), port, 0);
+    if (family === AF_INET6) {
+      return Endpoint.fromBytes(buf.subarray(off + 8, off + 24), port, buf.readUInt32LE(off + 24));
+    }
+    return undefined;
+  }
+
+  /**
+   * True if the sockaddr at `buf[off]` is this endpoint (IPv4 matches sockaddr_in or a v4-mapped
+   * sockaddr_in6; IPv6 compares address and port only, as the kernel does). Allocates nothing.
+   */
+  matchesSockaddr(buf: Buffer, off: number): boolean {
+    if (buf.readUInt16BE(off + 2) !== this.port) return false;
+    const family = buf.readUInt16LE(off);
+    const a = this.addr;
+    if (family === AF_INET) {
+      return this.family === 4 && buf.readUInt32BE(off + 4) === a.readUInt32BE(0);
+    }
+    if (family !== AF_INET6) return false;
+    if (this.family === 4)
+      return isV4Mapped(buf, off + 8) && buf.readUInt32BE(off + 20) === a.readUInt32BE(0);
+    return a.compare(buf, off + 8, off + 24) === 0;
+  }
+
+  get address(): string {
+    return this.family === 4 ? formatIPv4(this.addr) : formatIPv6(this.addr);
+  }
+
+  toString(): string {
+    return this.key;
+  }
+}
+
+/** "addr:port" key of the sockaddr at `buf[off]`, for transport-address lookups (allocates a string). */
+export function sockaddrKey(buf: Buffer, off: number): string | undefined {
+  return Endpoint.fromSockaddr(buf, off)?.key;
+}
