@@ -22,6 +22,10 @@ export const DropReason = {
   RX_NOT_IP: 7,
   /** Reverse-path check failed: the inner source does not belong to this peer. */
   RX_RPF: 8,
+  /** The TUN refused the decrypted packet. */
+  RX_DEVICE: 15,
+  /** A control packet arrived and nobody consumes control packets. */
+  RX_CONTROL_UNCLAIMED: 16,
   // TX
   /** Not an IPv4/IPv6 packet. */
   TX_NOT_IP: 9,
@@ -38,7 +42,7 @@ export const DropReason = {
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
-export const DROP_REASON_COUNT = 15;
+export const DROP_REASON_COUNT = 17;
 
 /** Names for printing, indexed by value. */
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -57,6 +61,8 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'tx-pktid-exhausted',
   'tx-crypto',
   'tx-transport',
+  'rx-device',
+  'rx-control-unclaimed',
 ];
 
 /** Drop counters by cause, for one device. Adding allocates nothing. */
@@ -75,13 +81,13 @@ export class DropCounters {
   get rxDropped(): number {
     let n = 0;
     for (let r = DropReason.RX_SHORT; r <= DropReason.RX_RPF; r++) n += this.counts[r];
-    return n;
+    return n + this.counts[DropReason.RX_DEVICE] + this.counts[DropReason.RX_CONTROL_UNCLAIMED];
   }
 
   /** Total TX drops (the kernel's tx_dropped). */
   get txDropped(): number {
     let n = 0;
-    for (let r = DropReason.TX_NOT_IP; r < DROP_REASON_COUNT; r++) n += this.counts[r];
+    for (let r = DropReason.TX_NOT_IP; r <= DropReason.TX_TRANSPORT; r++) n += this.counts[r];
     return n;
   }
 

@@ -29,8 +29,6 @@ export class Endpoint {
   readonly port: number;
   /** IPv6 scope (interface index) for link-local addresses; 0 otherwise. */
   readonly scopeId: number;
-  /** The encoded sockaddr, in pinned memory (its address goes into msghdr.msg_name). */
-  readonly sockaddr: PinnedBuffer;
   readonly sockaddrLen: number;
   /** "addr:port" text, also the key of transport-address tables. */
   readonly key: string;
@@ -40,22 +38,31 @@ export class Endpoint {
     this.addr = addr;
     this.port = port;
     this.scopeId = family === 6 ? scopeId : 0;
-    this.sockaddr = allocPinned(SOCKADDR_MAX);
-    const s = this.sockaddr.buf;
-    if (family === 4) {
+    this.sockaddrLen = family === 4 ? SOCKADDR_IN_SIZE : SOCKADDR_IN6_SIZE;
+    this.key = family === 4 ? `${formatIPv4(addr)}:${port}` : `[${formatIPv6(addr)}]:${port}`;
+  }
+
+  private encoded: PinnedBuffer | undefined;
+
+  /**
+   * The encoded sockaddr, in pinned memory (its address goes into msghdr.msg_name). Built on first
+   * use, so endpoints made only for comparison or reporting cost no native memory.
+   */
+  get sockaddr(): PinnedBuffer {
+    if (this.encoded !== undefined) return this.encoded;
+    const p = allocPinned(SOCKADDR_MAX);
+    const s = p.buf;
+    s.writeUInt16BE(this.port, 2);
+    if (this.family === 4) {
       s.writeUInt16LE(AF_INET, 0);
-      s.writeUInt16BE(port, 2);
-      addr.copy(s, 4);
-      this.sockaddrLen = SOCKADDR_IN_SIZE;
-      this.key = `${formatIPv4(addr)}:${port}`;
+      this.addr.copy(s, 4);
     } else {
       s.writeUInt16LE(AF_INET6, 0);
-      s.writeUInt16BE(port, 2);
-      addr.copy(s, 8);
+      this.addr.copy(s, 8);
       s.writeUInt32LE(this.scopeId, 24);
-      this.sockaddrLen = SOCKADDR_IN6_SIZE;
-      this.key = `[${formatIPv6(addr)}]:${port}`;
     }
+    this.encoded = p;
+    return p;
   }
 
   /** From 4 or 16 address bytes; a v4-mapped IPv6 address becomes IPv4. */

@@ -45,8 +45,8 @@ export function parseIPv6(s: string, attr?: string): Buffer {
   const head = groups(halves[0]);
   const tail = halves.length === 2 ? groups(halves[1]) : [];
   if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw bad();
-  head.forEach((w, i) => out.writeUInt16BE(w, i * 2));
-  tail.forEach((w, i) => out.writeUInt16BE(w, 16 - (tail.length - i) * 2));
+  for (let i = 0; i < head.length; i++) out.writeUInt16BE(head[i], i * 2);
+  for (let i = 0; i < tail.length; i++) out.writeUInt16BE(tail[i], 16 - (tail.length - i) * 2);
   return out;
 }
 

@@ -1,10 +1,11 @@
 /**
- * A peer (spec ovpn-kernel §4.1): the far end of one tunnel, as the data plane knows it. This issue's
- * part holds the identity, keys, stats and keepalive clocks; transport binding and VPN addresses are
- * added with the device layer.
+ * A peer (spec ovpn-kernel §4.1): the far end of one tunnel, as the data plane knows it: identity,
+ * keys, stats, keepalive clocks, VPN addresses (MP) and the transport it is reached through.
  */
 import { einval } from '../errors/ovpn-error.js';
 import { KeyState } from '../keys/key-state.js';
+import type { Endpoint } from '../net/endpoint.js';
+import type { PeerSocket } from '../transport/peer-socket.js';
 import { PEER_ID_MAX } from '../wire/opcode.js';
 import type { DelReason } from './del-reason.js';
 import { PeerStats } from './stats.js';
@@ -16,6 +17,16 @@ export class Peer {
   txId: number;
   readonly keys = new KeyState();
   readonly stats = new PeerStats();
+
+  /** VPN IPv4 as a uint32 (0 = none) and VPN IPv6 (16 bytes), MP only: the keys of TX routing. */
+  vpnIpv4 = 0;
+  vpnIpv6: Buffer | undefined;
+
+  /** The socket the peer is reached through (shared UDP socket or own TCP stream). */
+  sock: PeerSocket | undefined;
+  /** UDP: where packets go, and the local address to send from (4 or 16 bytes; undefined = any). */
+  remote: Endpoint | undefined;
+  localIp: Buffer | undefined;
 
   /** Keepalive settings in seconds; 0/0 = off (spec §3.7). */
   keepaliveIntervalSec = 0;

@@ -1,0 +1,39 @@
+/**
+ * Device create and delete: the rtnetlink side of ovpn (spec ovpn-kernel §1.1, §1.5). A device is made
+ * by name and mode; deleting it removes every peer with reason teardown before the interface goes.
+ */
+import { readFileSync } from 'node:fs';
+import { einval, OvpnError } from '../../errors/ovpn-error.js';
+import { OvpnDevice, type OvpnDeviceOptions } from '../../ovpn/ovpn-device.js';
+import { ifNameToIndex } from '../../sys/libc.js';
+import { type Attrs, get, required } from '../attrs.js';
+import type { DevInfo } from '../messages.js';
+import { MODES } from '../spec.js';
+
+const IFNAME_RE = /^[^\s/:]{1,15}$/;
+
+export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
+  const name = required(get.str(a, 'ifname'), 'ifname');
+  if (!IFNAME_RE.test(name) || name === '.' || name === '..')
+    throw einval(`invalid interface name ${name}`, 'ifname');
+  if (ifNameToIndex(name) !== 0) throw new OvpnError('EEXIST', `interface ${name} already exists`, 'ifname');
+  const mode = MODES[get.u32(a, 'mode') ?? 0];
+  return OvpnDevice.create(name, mode, opts);
+}
+
+export function devInfo(dev: OvpnDevice): DevInfo {
+  return { ifindex: dev.ifindex, ifname: dev.name, mode: dev.mode };
+}
+
+/** True if `ifindex` names some interface of this network namespace (ovpn or not). */
+export function interfaceExists(ifindex: number): boolean {
+  try {
+    for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
+      const name = line.split(':')[0]?.trim();
+      if (name && ifNameToIndex(name) === ifindex) return true;
+    }
+  } catch {
+    // no /proc: treat as unknown
+  }
+  return false;
+}

@@ -1,0 +1,196 @@
+/**
+ * The management API's schema: the kernel's `ovpn` generic-netlink family (spec ovpn-kernel §2.2, §2.3)
+ * as data — attribute names, types, checks and per-operation input sets — plus the two device
+ * operations of the rtnetlink side. Everything that validates or encodes API messages reads it; this is
+ * the analogue of the kernel's generated netlink policies.
+ *
+ * Values in messages use YNL's JSON conventions: integers as numbers, IPv4/IPv6 addresses as text,
+ * binary as hex strings (or Buffers in process), enums by name (numbers accepted too).
+ */
+
+export type AttrType =
+  | { kind: 'u32'; min?: number; max?: number }
+  | { kind: 'u16'; min?: number }
+  | { kind: 's32' }
+  | { kind: 'uint' }
+  | { kind: 'ipv4' }
+  | { kind: 'ipv6' }
+  | { kind: 'binary'; exactLen?: number; maxLen?: number }
+  | { kind: 'string'; maxLen: number }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'nest'; set: string };
+
+export interface AttrSpec {
+  readonly name: string;
+  readonly value: number;
+  readonly type: AttrType;
+}
+
+export const CIPHER_ALGS = ['none', 'aes-gcm', 'chacha20-poly1305'] as const;
+export const DEL_REASONS = [
+  'teardown',
+  'userspace',
+  'expired',
+  'transport-error',
+  'transport-disconnect',
+] as const;
+export const KEY_SLOTS = ['primary', 'secondary'] as const;
+export const MODES = ['p2p', 'mp'] as const;
+
+const PEER_ID = { kind: 'u32', max: 0xffffff } as const;
+
+export const ATTR_SETS: Record<string, readonly AttrSpec[]> = {
+  ovpn: [
+    { name: 'ifindex', value: 1, type: { kind: 'u32' } },
+    { name: 'peer', value: 2, type: { kind: 'nest', set: 'peer' } },
+    { name: 'keyconf', value: 3, type: { kind: 'nest', set: 'keyconf' } },
+  ],
+  peer: [
+    { name: 'id', value: 1, type: PEER_ID },
+    { name: 'remote-ipv4', value: 2, type: { kind: 'ipv4' } },
+    { name: 'remote-ipv6', value: 3, type: { kind: 'ipv6' } },
+    { name: 'remote-ipv6-scope-id', value: 4, type: { kind: 'u32' } },
+    { name: 'remote-port', value: 5, type: { kind: 'u16', min: 1 } },
+    { name: 'socket', value: 6, type: { kind: 'u32' } },
+    { name: 'socket-netnsid', value: 7, type: { kind: 's32' } },
+    { name: 'vpn-ipv4', value: 8, type: { kind: 'ipv4' } },
+    { name: 'vpn-ipv6', value: 9, type: { kind: 'ipv6' } },
+    { name: 'local-ipv4', value: 10, type: { kind: 'ipv4' } },
+    { name: 'local-ipv6', value: 11, type: { kind: 'ipv6' } },
+    { name: 'local-port', value: 12, type: { kind: 'u16', min: 1 } },
+    { name: 'keepalive-interval', value: 13, type: { kind: 'u32' } },
+    { name: 'keepalive-timeout', value: 14, type: { kind: 'u32' } },
+    { name: 'del-reason', value: 15, type: { kind: 'enum', values: DEL_REASONS } },
+    { name: 'vpn-rx-bytes', value: 16, type: { kind: 'uint' } },
+    { name: 'vpn-tx-bytes', value: 17, type: { kind: 'uint' } },
+    { name: 'vpn-rx-packets', value: 18, type: { kind: 'uint' } },
+    { name: 'vpn-tx-packets', value: 19, type: { kind: 'uint' } },
+    { name: 'link-rx-bytes', value: 20, type: { kind: 'uint' } },
+    { name: 'link-tx-bytes', value: 21, type: { kind: 'uint' } },
+    { name: 'link-rx-packets', value: 22, type: { kind: 'uint' } },
+    { name: 'link-tx-packets', value: 23, type: { kind: 'uint' } },
+    { name: 'tx-id', value: 24, type: PEER_ID },
+  ],
+  keyconf: [
+    { name: 'peer-id', value: 1, type: PEER_ID },
+    { name: 'slot', value: 2, type: { kind: 'enum', values: KEY_SLOTS } },
+    { name: 'key-id', value: 3, type: { kind: 'u32', max: 7 } },
+    { name: 'cipher-alg', value: 4, type: { kind: 'enum', values: CIPHER_ALGS } },
+    { name: 'encrypt-dir', value: 5, type: { kind: 'nest', set: 'keydir' } },
+    { name: 'decrypt-dir', value: 6, type: { kind: 'nest', set: 'keydir' } },
+  ],
+  keydir: [
+    { name: 'cipher-key', value: 1, type: { kind: 'binary', maxLen: 256 } },
+    { name: 'nonce-tail', value: 2, type: { kind: 'binary', exactLen: 8 } },
+  ],
+  /** Device create/delete (rtnetlink in the kernel: IFLA_IFNAME, ifindex, IFLA_OVPN_MODE). */
+  dev: [
+    { name: 'ifindex', value: 1, type: { kind: 'u32' } },
+    { name: 'ifname', value: 2, type: { kind: 'string', maxLen: 15 } },
+    { name: 'mode', value: 3, type: { kind: 'enum', values: MODES } },
+  ],
+};
+
+const PEER_NEW_INPUT = [
+  'id',
+  'remote-ipv4',
+  'remote-ipv6',
+  'remote-ipv6-scope-id',
+  'remote-port',
+  'socket',
+  'vpn-ipv4',
+  'vpn-ipv6',
+  'local-ipv4',
+  'local-ipv6',
+  'keepalive-interval',
+  'keepalive-timeout',
+  'tx-id',
+];
+
+/** One operation: its top-level attributes and, per nest, the attributes it accepts. */
+export interface OpSpec {
+  readonly name: string;
+  /** genl command number (0 for the device ops, which are rtnetlink in the kernel). */
+  readonly value: number;
+  /** Attribute set of the top level. */
+  readonly set: 'ovpn' | 'dev';
+  readonly top: readonly string[];
+  readonly nest?: { readonly attr: 'peer' | 'keyconf'; readonly accept: readonly string[] };
+  readonly dump?: boolean;
+  readonly reply?: boolean;
+}
+
+export const OPS: Record<string, OpSpec> = {
+  'dev-new': { name: 'dev-new', value: 0, set: 'dev', top: ['ifname', 'mode'], reply: true },
+  'dev-del': { name: 'dev-del', value: 0, set: 'dev', top: ['ifname', 'ifindex'] },
+  'peer-new': {
+    name: 'peer-new',
+    value: 1,
+    set: 'ovpn',
+    top: ['ifindex', 'peer'],
+    nest: { attr: 'peer', accept: PEER_NEW_INPUT },
+  },
+  'peer-set': {
+    name: 'peer-set',
+    value: 2,
+    set: 'ovpn',
+    top: ['ifindex', 'peer'],
+    nest: { attr: 'peer', accept: PEER_NEW_INPUT.filter((a) => a !== 'socket') },
+  },
+  'peer-get': {
+    name: 'peer-get',
+    value: 3,
+    set: 'ovpn',
+    top: ['ifindex', 'peer'],
+    nest: { attr: 'peer', accept: ['id'] },
+    dump: true,
+    reply: true,
+  },
+  'peer-del': {
+    name: 'peer-del',
+    value: 4,
+    set: 'ovpn',
+    top: ['ifindex', 'peer'],
+    nest: { attr: 'peer', accept: ['id'] },
+  },
+  'key-new': {
+    name: 'key-new',
+    value: 6,
+    set: 'ovpn',
+    top: ['ifindex', 'keyconf'],
+    nest: {
+      attr: 'keyconf',
+      accept: ['peer-id', 'slot', 'key-id', 'cipher-alg', 'encrypt-dir', 'decrypt-dir'],
+    },
+  },
+  'key-get': {
+    name: 'key-get',
+    value: 7,
+    set: 'ovpn',
+    top: ['ifindex', 'keyconf'],
+    nest: { attr: 'keyconf', accept: ['peer-id', 'slot'] },
+    reply: true,
+  },
+  'key-swap': {
+    name: 'key-swap',
+    value: 8,
+    set: 'ovpn',
+    top: ['ifindex', 'keyconf'],
+    nest: { attr: 'keyconf', accept: ['peer-id'] },
+  },
+  'key-del': {
+    name: 'key-del',
+    value: 10,
+    set: 'ovpn',
+    top: ['ifindex', 'keyconf'],
+    nest: { attr: 'keyconf', accept: ['peer-id', 'slot'] },
+  },
+};
+
+/** Notifications on the `peers` multicast group, with their genl command numbers. */
+export const NOTIFICATIONS = { 'peer-del-ntf': 5, 'key-swap-ntf': 9, 'peer-float-ntf': 11 } as const;
+export type NotificationName = keyof typeof NOTIFICATIONS;
+
+export function attrSpec(set: string, name: string): AttrSpec | undefined {
+  return ATTR_SETS[set]?.find((a) => a.name === name);
+}

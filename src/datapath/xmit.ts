@@ -1,0 +1,141 @@
+/**
+ * TUN -> network (spec ovpn-kernel §3.5): read a batch of IP packets from the TUN, pick each one's
+ * peer, seal it in place, and send the batch through the peers' sockets. Reads top to bottom like the
+ * kernel's ovpn_net_xmit + ovpn_encrypt_post; allocates nothing per packet; bad packets are counted
+ * drops.
+ */
+import type { PacketBatch } from '../batch/packet-batch.js';
+import type { Endpoint } from '../net/endpoint.js';
+import { IPV4_DST, IPV6_DST, ipVersion } from '../net/inner-ip.js';
+import type { Peer } from '../peer/peer.js';
+import { Stat } from '../peer/stats.js';
+import { DATA_V2_OVERHEAD } from '../wire/data-v2.js';
+import type { DatapathContext } from './context.js';
+import { sealPacket } from './crypt.js';
+import { DropReason } from './drop-reason.js';
+
+/** Batches handled per readiness callback before yielding to the event loop (fairness). */
+const MAX_BATCHES_PER_TURN = 16;
+
+/** Drains the TUN: called when it is readable. */
+export function xmitFromTun(ctx: DatapathContext): void {
+  const batch = ctx.txBatch;
+  for (let turn = 0; turn < MAX_BATCHES_PER_TURN; turn++) {
+    const n = ctx.tun.readBatch(batch);
+    if (n <= 0) return;
+    xmitBatch(ctx, batch, n);
+    if (n < batch.size) return;
+  }
+}
+
+/** Seals and sends slots 0..n of `batch` (packets read from the TUN). */
+export function xmitBatch(ctx: DatapathContext, batch: PacketBatch, n: number): void {
+  const buf = batch.mem.buf;
+  const addr = batch.mem.addr;
+  const { slots, slotPeers, slotDests, drops } = ctx;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const off = batch.offs[i];
+    const len = batch.lens[i];
+    const ver = ipVersion(buf, off, len);
+    if (ver === 0) {
+      drops.add(DropReason.TX_NOT_IP);
+      continue;
+    }
+    const peer = ctx.peers.mode === 'p2p' ? ctx.peers.single() : peerForDst(ctx, buf, off, ver);
+    if (peer === undefined) {
+      drops.add(DropReason.TX_NO_PEER);
+      continue;
+    }
+    const dest = peer.remote;
+    if (dest === undefined || peer.sock === undefined) {
+      drops.add(DropReason.TX_TRANSPORT);
+      continue;
+    }
+    peer.stats.addPacket(Stat.VPN_TX_BYTES, len);
+    const hdr = off - DATA_V2_OVERHEAD;
+    const r = sealPacket(peer, buf, addr, hdr, len, ctx.events);
+    if (r !== DropReason.NONE) {
+      drops.add(r);
+      continue;
+    }
+    batch.offs[i] = hdr;
+    batch.lens[i] = len + DATA_V2_OVERHEAD;
+    slots[k] = i;
+    slotPeers[k] = peer;
+    slotDests[k] = dest;
+    k++;
+  }
+  if (k > 0) sendSealed(ctx, batch, k);
+}
+
+/**
+ * MP peer selection (spec §4.4): the peer owning the destination as VPN address, else the peer owning
+ * the next hop of the kernel's route to the destination.
+ */
+function peerForDst(ctx: DatapathContext, buf: Buffer, off: number, ver: 4 | 6): Peer | undefined {
+  const peers = ctx.peers;
+  if (ver === 4) {
+    const dst = buf.readUInt32BE(off + IPV4_DST);
+    const direct = peers.getByVpn4(dst);
+    if (direct !== undefined || ctx.routes === undefined) return direct;
+    const hop = ctx.routes.nextHop4(dst);
+    return hop === 0 || hop === dst ? undefined : peers.getByVpn4(hop);
+  }
+  const direct = peers.getByVpn6(buf, off + IPV6_DST);
+  if (direct !== undefined || ctx.routes === undefined) return direct;
+  if (!ctx.routes.nextHop6(buf, off + IPV6_DST, ctx.nextHop6, 0)) return undefined;
+  return peers.getByVpn6(ctx.nextHop6, 0);
+}
+
+/**
+ * Sends the k sealed slots listed in ctx.slots, one sendmmsg per socket (P2P and most MP devices
+ * have one socket, so this is one call). Counts link TX and stamps last-sent for what went out.
+ */
+function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
+  const { slots, slotPeers, slotDests } = ctx;
+  const now = ctx.clock.nowMs();
+  let start = 0;
+  while (start < k) {
+    const sock = slotPeers[start]!.sock!;
+    // Move the slots of this socket to the front of [start, k).
+    let end = start;
+    for (let j = start; j < k; j++) {
+      if (slotPeers[j]!.sock === sock) {
+        if (j !== end) swapScratch(ctx, j, end);
+        end++;
+      }
+    }
+    // Slots [0, end) always hold endpoints; the common single-socket case passes the scratch as is.
+    const dests = slotDests as readonly Endpoint[];
+    const sent =
+      start === 0
+        ? sock.transport.sendBatch(batch, slots, dests, end)
+        : sock.transport.sendBatch(batch, slots.subarray(start, end), dests.slice(start, end), end - start);
+    for (let j = start; j < end; j++) {
+      const peer = slotPeers[j]!;
+      if (j - start < sent) {
+        peer.stats.addPacket(Stat.LINK_TX_BYTES, batch.lens[slots[j]]);
+        peer.lastSentMs = now;
+        ctx.counters.txPackets++;
+        ctx.counters.txBytes += batch.lens[slots[j]];
+      } else ctx.drops.add(DropReason.TX_TRANSPORT);
+      slotPeers[j] = undefined;
+      slotDests[j] = undefined;
+    }
+    start = end;
+  }
+}
+
+function swapScratch(ctx: DatapathContext, a: number, b: number): void {
+  const { slots, slotPeers, slotDests } = ctx;
+  const s = slots[a];
+  slots[a] = slots[b];
+  slots[b] = s;
+  const p = slotPeers[a];
+  slotPeers[a] = slotPeers[b];
+  slotPeers[b] = p;
+  const d = slotDests[a];
+  slotDests[a] = slotDests[b];
+  slotDests[b] = d;
+}

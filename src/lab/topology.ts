@@ -1,0 +1,210 @@
+/**
+ * The test and demo topology, modelled on the kernel selftests' (spec ovpn-kernel §7.4): one server
+ * namespace with an MP device and N client namespaces with a P2P device each, every client joined to the
+ * server by its own veth pair; one ovpn-ts agent per namespace; keys generated for the run.
+ *
+ *   server  <prefix>-srv: tun0 5.5.5.1/24 fd55::1/64   veth v<i>s 10.10.<i>.1/24 fd00:0:0:<i>::1/64
+ *   client  <prefix>-c<i>: tun<i> 5.5.5.<i+1>/24 fd55::<i+1>/64   veth v<i>c 10.10.<i>.2/24 fd00:0:0:<i>::2/64
+ *
+ * Peer ids are asymmetric by default, as in the selftests: the server knows client i as id i and sends
+ * with tx-id i+9; the client knows the server as id i+9 and sends with tx-id i.
+ */
+import { randomBytes } from 'node:crypto';
+import { AgentClient } from '../mgmt/stdio-client.js';
+import { NetnsLab } from './netns.js';
+
+export interface ClientSpec {
+  /** Outer (transport) IP version between this client and the server. */
+  transport: 4 | 6;
+}
+
+export interface TopologyOptions {
+  prefix: string;
+  clients: ClientSpec[];
+  cipher?: 'aes-gcm' | 'chacha20-poly1305';
+  /** Key length for AES-GCM: 16, 24 or 32 (ChaCha20-Poly1305 always 32). */
+  keyLen?: number;
+  /** Tunnel MTU; default: the device default (1416). */
+  mtu?: number;
+  symmetricIds?: boolean;
+  /** UDP port everywhere (selftests use 1). */
+  port?: number;
+}
+
+export interface TunnelNode {
+  ns: string;
+  agent: AgentClient;
+  ifname: string;
+  ifindex: number;
+  vpn4: string;
+  vpn6: string;
+  /** fd of the UDP socket, in the agent's process. */
+  sockFd: number;
+}
+
+export interface KeyDir {
+  'cipher-key': string;
+  'nonce-tail': string;
+}
+
+export interface ClientNode extends TunnelNode {
+  index: number;
+  transport: 4 | 6;
+  /** Transport addresses: the client's and the server's end of its veth. */
+  addr: string;
+  serverAddr: string;
+  /** The server's id for this client, and the client's id for the server. */
+  serverPeerId: number;
+  clientPeerId: number;
+}
+
+const VETH4 = (i: number, end: 1 | 2) => `10.10.${i}.${end}`;
+const VETH6 = (i: number, end: 1 | 2) => `fd00:0:0:${i}::${end}`;
+
+export class Topology {
+  readonly lab: NetnsLab;
+  server!: TunnelNode;
+  readonly clients: ClientNode[] = [];
+  readonly cipher: 'aes-gcm' | 'chacha20-poly1305';
+  readonly keyLen: number;
+  readonly port: number;
+
+  private constructor(readonly opts: TopologyOptions) {
+    this.lab = new NetnsLab(opts.prefix);
+    this.cipher = opts.cipher ?? 'aes-gcm';
+    this.keyLen = this.cipher === 'chacha20-poly1305' ? 32 : (opts.keyLen ?? 32);
+    this.port = opts.port ?? 1;
+  }
+
+  /** Builds everything and brings the tunnels up with key-id 0 in the primary slots. */
+  static async create(opts: TopologyOptions): Promise<Topology> {
+    const t = new Topology(opts);
+    try {
+      await t.build();
+    } catch (e) {
+      await t.close();
+      throw e;
+    }
+    return t;
+  }
+
+  private async build(): Promise<void> {
+    const { lab } = this;
+    const srvNs = lab.ns('srv');
+    const server = await this.node(srvNs, 'tun0', 'mp', '5.5.5.1', 'fd55::1');
+    this.server = server;
+    for (let i = 1; i <= this.opts.clients.length; i++) {
+      const spec = this.opts.clients[i - 1];
+      const ns = lab.ns(`c${i}`);
+      lab.veth(srvNs, `v${i}s`, [`${VETH4(i, 1)}/24`, `${VETH6(i, 1)}/64`], ns, `v${i}c`, [
+        `${VETH4(i, 2)}/24`,
+        `${VETH6(i, 2)}/64`,
+      ]);
+      const n = await this.node(ns, `tun${i}`, 'p2p', `5.5.5.${i + 1}`, `fd55::${i + 1}`);
+      const offset = this.opts.symmetricIds ? 0 : 9;
+      this.clients.push({
+        ...n,
+        index: i,
+        transport: spec.transport,
+        addr: spec.transport === 4 ? VETH4(i, 2) : VETH6(i, 2),
+        serverAddr: spec.transport === 4 ? VETH4(i, 1) : VETH6(i, 1),
+        serverPeerId: i,
+        clientPeerId: i + offset,
+      });
+    }
+    for (const c of this.clients) await this.connect(c);
+  }
+
+  /** Starts an agent in `ns`, creates the device, its addresses and a dual-stack UDP socket. */
+  private async node(
+    ns: string,
+    ifname: string,
+    mode: 'p2p' | 'mp',
+    vpn4: string,
+    vpn6: string,
+  ): Promise<TunnelNode> {
+    const agent = new AgentClient(ns);
+    const dev = await agent.request<{ ifindex: number }>('dev-new', { ifname, mode });
+    const ip = (args: string[]) => this.lab.exec(ns, 'ip', args);
+    if (this.opts.mtu !== undefined) ip(['link', 'set', ifname, 'mtu', String(this.opts.mtu)]);
+    ip(['addr', 'add', `${vpn4}/24`, 'dev', ifname]);
+    ip(['addr', 'add', `${vpn6}/64`, 'dev', ifname, 'nodad']);
+    ip(['link', 'set', ifname, 'up']);
+    const { fd } = await agent.request<{ fd: number }>('udp-socket', { family: 6, port: this.port });
+    return { ns, agent, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
+  }
+
+  /** Adds the peer on both sides and installs a fresh key pair in the primary slots (key-id 0). */
+  private async connect(c: ClientNode): Promise<void> {
+    const s = this.server;
+    await s.agent.request('peer-new', {
+      ifindex: s.ifindex,
+      peer: {
+        id: c.serverPeerId,
+        'tx-id': c.clientPeerId,
+        socket: s.sockFd,
+        [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: c.addr,
+        'remote-port': this.port,
+        'vpn-ipv4': c.vpn4,
+        'vpn-ipv6': c.vpn6,
+      },
+    });
+    await c.agent.request('peer-new', {
+      ifindex: c.ifindex,
+      peer: {
+        id: c.clientPeerId,
+        'tx-id': c.serverPeerId,
+        socket: c.sockFd,
+        [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: c.serverAddr,
+        'remote-port': this.port,
+      },
+    });
+    await this.installKeys(c, 0, 'primary');
+  }
+
+  /** Fresh keys for both directions of client `c`'s tunnel, into `slot` on both sides. */
+  async installKeys(c: ClientNode, keyId: number, slot: 'primary' | 'secondary'): Promise<void> {
+    const dir = (): KeyDir => ({
+      'cipher-key': randomBytes(this.keyLen).toString('hex'),
+      'nonce-tail': randomBytes(8).toString('hex'),
+    });
+    const c2s = dir();
+    const s2c = dir();
+    const conf = (peerId: number, enc: KeyDir, dec: KeyDir) => ({
+      'peer-id': peerId,
+      slot,
+      'key-id': keyId,
+      'cipher-alg': this.cipher,
+      'encrypt-dir': enc,
+      'decrypt-dir': dec,
+    });
+    await this.server.agent.request('key-new', {
+      ifindex: this.server.ifindex,
+      keyconf: conf(c.serverPeerId, s2c, c2s),
+    });
+    await c.agent.request('key-new', { ifindex: c.ifindex, keyconf: conf(c.clientPeerId, c2s, s2c) });
+  }
+
+  /** Runs `ping` in `ns`; resolves with packets sent and received. */
+  async ping(
+    ns: string,
+    dst: string,
+    opts: { count?: number; size?: number; intervalS?: number; deadlineS?: number; flood?: boolean } = {},
+  ): Promise<{ sent: number; received: number; output: string }> {
+    const args = ['-n', '-q', '-c', String(opts.count ?? 3)];
+    if (opts.flood) args.push('-f');
+    else args.push('-i', String(opts.intervalS ?? 0.2));
+    if (opts.size !== undefined) args.push('-s', String(opts.size));
+    args.push('-w', String(opts.deadlineS ?? 10), dst);
+    const r = await this.lab.run(ns, 'ping', args, ((opts.deadlineS ?? 10) + 5) * 1000);
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+    return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output: r.stdout + r.stderr };
+  }
+
+  /** Stops every agent (deleting its devices) and tears the namespaces down. */
+  async close(): Promise<void> {
+    const agents = [this.server?.agent, ...this.clients.map((c) => c.agent)].filter((a) => a !== undefined);
+    await Promise.all(agents.map((a) => a.close()));
+    await this.lab.cleanup();
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The socket a peer is attached to, as the kernel's `ovpn_socket` (spec ovpn-kernel §5.1): a UDP socket
+ * shared by any number of peers of one device (reference-counted), or (later) a TCP stream owned by one
+ * peer. The device layer creates these; peers point at them; the data path sends through them.
+ */
+import type { UdpTransport } from './udp.js';
+
+export interface UdpPeerSocket {
+  readonly proto: 'udp';
+  readonly transport: UdpTransport;
+  /** Identity of the underlying socket (its inode), to recognise the same socket passed twice. */
+  readonly inode: string;
+  /** Peers using it; the transport is closed when this drops to 0. */
+  refs: number;
+}
+
+export type PeerSocket = UdpPeerSocket;
