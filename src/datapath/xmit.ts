@@ -108,17 +108,18 @@ function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
     }
     // Slots [0, end) always hold endpoints; the common single-socket case passes the scratch as is.
     const dests = slotDests as readonly Endpoint[];
-    const sent =
-      start === 0
-        ? sock.transport.sendBatch(batch, slots, dests, end)
-        : sock.transport.sendBatch(batch, slots.subarray(start, end), dests.slice(start, end), end - start);
+    const t = sock.transport;
+    if (start === 0) t.sendBatch(batch, slots, dests, end);
+    else t.sendBatch(batch, slots.subarray(start, end), dests.slice(start, end), end - start);
+    const status = t.txStatus;
     for (let j = start; j < end; j++) {
       const peer = slotPeers[j]!;
-      if (j - start < sent) {
-        peer.stats.addPacket(Stat.LINK_TX_BYTES, batch.lens[slots[j]]);
+      if (status[j - start] === 1) {
+        const len = batch.lens[slots[j]];
+        peer.stats.addPacket(Stat.LINK_TX_BYTES, len);
         peer.lastSentMs = now;
         ctx.counters.txPackets++;
-        ctx.counters.txBytes += batch.lens[slots[j]];
+        ctx.counters.txBytes += len;
       } else ctx.drops.add(DropReason.TX_TRANSPORT);
       slotPeers[j] = undefined;
       slotDests[j] = undefined;

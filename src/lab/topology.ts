@@ -29,6 +29,8 @@ export interface TopologyOptions {
   symmetricIds?: boolean;
   /** UDP port everywhere (selftests use 1). */
   port?: number;
+  /** The server's device mode; 'p2p' takes exactly one client. Default 'mp'. */
+  serverMode?: 'mp' | 'p2p';
 }
 
 export interface TunnelNode {
@@ -91,8 +93,12 @@ export class Topology {
   private async build(): Promise<void> {
     const { lab } = this;
     const srvNs = lab.ns('srv');
-    const server = await this.node(srvNs, 'tun0', 'mp', '5.5.5.1', 'fd55::1');
-    this.server = server;
+    const serverMode = this.opts.serverMode ?? 'mp';
+    if (serverMode === 'p2p' && this.opts.clients.length !== 1)
+      throw new Error('a P2P server takes one client');
+    this.server = await this.node(srvNs, 'tun0', serverMode, '5.5.5.1', 'fd55::1');
+    // The server relays between clients, as an OpenVPN server with client-to-client traffic does.
+    lab.exec(srvNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     for (let i = 1; i <= this.opts.clients.length; i++) {
       const spec = this.opts.clients[i - 1];
       const ns = lab.ns(`c${i}`);
@@ -145,8 +151,7 @@ export class Topology {
         socket: s.sockFd,
         [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: c.addr,
         'remote-port': this.port,
-        'vpn-ipv4': c.vpn4,
-        'vpn-ipv6': c.vpn6,
+        ...(this.opts.serverMode === 'p2p' ? {} : { 'vpn-ipv4': c.vpn4, 'vpn-ipv6': c.vpn6 }),
       },
     });
     await c.agent.request('peer-new', {

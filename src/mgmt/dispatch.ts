@@ -7,6 +7,7 @@
 import type { OvpnApi } from '../api/ovpn-api.js';
 import { DROP_REASON_NAMES } from '../datapath/drop-reason.js';
 import { OvpnError } from '../errors/ovpn-error.js';
+import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
 
@@ -59,6 +60,28 @@ const HANDLERS: Record<string, Handler> = {
     const fd = (msg as { fd?: number } | undefined)?.fd;
     if (typeof fd !== 'number') throw new OvpnError('EINVAL', 'missing attribute fd', 'fd');
     close(fd);
+  },
+  /** Sends a control packet through an attached socket: { ifindex, socket, remote-addr, remote-port, packet }. */
+  'control-send': (api, msg) => {
+    const m = (msg ?? {}) as {
+      ifindex?: number;
+      socket?: number;
+      'remote-addr'?: string;
+      'remote-port'?: number;
+      packet?: string;
+    };
+    if (typeof m.ifindex !== 'number') throw new OvpnError('EINVAL', 'missing attribute ifindex', 'ifindex');
+    if (typeof m.socket !== 'number') throw new OvpnError('EINVAL', 'missing attribute socket', 'socket');
+    if (typeof m['remote-addr'] !== 'string' || typeof m['remote-port'] !== 'number') {
+      throw new OvpnError('EINVAL', 'missing attribute remote-addr/remote-port', 'remote-addr');
+    }
+    if (typeof m.packet !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(m.packet)) {
+      throw new OvpnError('EINVAL', 'packet must be a non-empty hex string', 'packet');
+    }
+    const to = Endpoint.parse(m['remote-addr'], m['remote-port']);
+    if (!api.controlSend(m.ifindex, m.socket, to, Buffer.from(m.packet, 'hex'))) {
+      throw new OvpnError('EIO', 'the socket did not take the packet');
+    }
   },
   /** Device counters and drops by cause. */
   'dev-stats': (api, msg) => {

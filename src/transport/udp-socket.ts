@@ -1,0 +1,145 @@
+/**
+ * Creating the UDP sockets that control planes, the demo and tests hand to the data plane
+ * (`UdpTransport.attach` takes a dup of the fd returned here).
+ *
+ * family 6 makes a dual-stack socket (IPV6_V6ONLY=0) bound to [::]:port, so one socket serves IPv4 and
+ * IPv6 peers as the kernel selftest client's does (spec ovpn-kernel §5.1). family 4 binds 0.0.0.0:port.
+ * An explicit `address` narrows the bind; on a family-6 socket an IPv4 address is bound as its
+ * v4-mapped form (which makes the socket IPv4-only). IPv6 text may carry a scope ("fe80::1%eth0").
+ */
+import koffi from 'koffi';
+import { ERRNO, type Errno, OvpnError } from '../errors/ovpn-error.js';
+import { parseIPv4, parseIPv6 } from '../net/ip-address.js';
+import {
+  AF_INET,
+  AF_INET6,
+  bind,
+  close,
+  errno,
+  IPPROTO_IPV6,
+  IPPROTO_UDP,
+  IPV6_V6ONLY,
+  ifNameToIndex,
+  SO_MARK,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOL_SOCKET,
+  setsockoptInt,
+  socket,
+  strerror,
+} from '../sys/libc.js';
+
+export interface UdpSocketOptions {
+  /** 6: dual-stack AF_INET6 socket; 4: AF_INET socket. */
+  family: 4 | 6;
+  /** Port to bind; 0 lets the kernel pick one (read it back with `UdpTransport.localPort`). */
+  port: number;
+  /** Address to bind instead of the wildcard. */
+  address?: string;
+  /** SO_MARK for every packet sent from the socket (needs CAP_NET_ADMIN). */
+  mark?: number;
+  /** SO_REUSEADDR and SO_REUSEPORT. */
+  reuse?: boolean;
+}
+
+/** Name of an errno number ("EADDRINUSE"), or "errno N". */
+export function errnoName(e: number): string {
+  for (const [name, value] of Object.entries(koffi.os.errno)) if (value === e) return name;
+  return `errno ${e}`;
+}
+
+/** The closest code OvpnError knows for a system errno (the message keeps the exact one). */
+function codeFor(e: number): Errno {
+  const name = errnoName(e);
+  if (name in ERRNO) return name as Errno;
+  switch (name) {
+    case 'EACCES':
+      return 'EPERM';
+    case 'EADDRNOTAVAIL':
+      return 'EINVAL';
+    case 'EMFILE':
+    case 'ENFILE':
+    case 'ENOBUFS':
+      return 'ENOMEM';
+    case 'EPROTONOSUPPORT':
+    case 'ESOCKTNOSUPPORT':
+      return 'EAFNOSUPPORT';
+    default:
+      return 'EIO';
+  }
+}
+
+/** An OvpnError for a failed system call, e.g. "bind [::]:1194: EADDRINUSE (Address already in use)". */
+export function sysError(what: string, e: number): OvpnError {
+  return new OvpnError(codeFor(e), `${what}: ${errnoName(e)} (${strerror(e)})`);
+}
+
+/** Creates, configures and binds a UDP socket; returns its fd (close-on-exec, blocking). */
+export function createUdpSocket(opts: UdpSocketOptions): number {
+  const { family, port } = opts;
+  if (family !== 4 && family !== 6)
+    throw new OvpnError('EAFNOSUPPORT', `family must be 4 or 6, not ${family}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new OvpnError('EINVAL', `not a UDP port: ${port}`, 'local-port');
+  const sa = encodeBindAddress(family, port, opts.address);
+  const fd = socket(family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) throw sysError('socket', errno());
+  try {
+    const opt = (level: number, name: number, value: number, what: string) => {
+      if (setsockoptInt(fd, level, name, value) !== 0) throw sysError(what, errno());
+    };
+    if (family === 6) opt(IPPROTO_IPV6, IPV6_V6ONLY, 0, 'setsockopt IPV6_V6ONLY');
+    if (opts.reuse) {
+      opt(SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt SO_REUSEADDR');
+      opt(SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt SO_REUSEPORT');
+    }
+    if (opts.mark !== undefined) opt(SOL_SOCKET, SO_MARK, opts.mark | 0, `setsockopt SO_MARK ${opts.mark}`);
+    if (bind(fd, sa, sa.length) !== 0) {
+      const host = opts.address ?? (family === 6 ? '::' : '0.0.0.0');
+      throw sysError(`bind ${family === 6 ? `[${host}]` : host}:${port}`, errno());
+    }
+  } catch (err) {
+    close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes) for bind. */
+function encodeBindAddress(family: 4 | 6, port: number, address: string | undefined): Buffer {
+  if (family === 4) {
+    const sa = Buffer.alloc(16);
+    sa.writeUInt16LE(AF_INET, 0);
+    sa.writeUInt16BE(port, 2);
+    if (address !== undefined) {
+      if (address.includes(':'))
+        throw new OvpnError('EAFNOSUPPORT', `cannot bind an IPv4 socket to ${address}`, 'local-ip');
+      parseIPv4(address, 'local-ip').copy(sa, 4);
+    }
+    return sa;
+  }
+  const sa = Buffer.alloc(28);
+  sa.writeUInt16LE(AF_INET6, 0);
+  sa.writeUInt16BE(port, 2);
+  if (address !== undefined) {
+    if (address.includes(':')) {
+      parseIPv6(address, 'local-ip').copy(sa, 8);
+      const pct = address.indexOf('%');
+      if (pct >= 0) sa.writeUInt32LE(scopeIndex(address.slice(pct + 1)), 24);
+    } else {
+      // v4-mapped: ::ffff:a.b.c.d
+      sa.writeUInt16BE(0xffff, 18);
+      parseIPv4(address, 'local-ip').copy(sa, 20);
+    }
+  }
+  return sa;
+}
+
+function scopeIndex(scope: string): number {
+  if (/^\d+$/.test(scope)) return Number(scope);
+  const idx = ifNameToIndex(scope);
+  if (idx === 0) throw new OvpnError('ENODEV', `no interface named ${scope}`, 'local-ip');
+  return idx;
+}
