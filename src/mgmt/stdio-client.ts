@@ -36,7 +36,9 @@ export class AgentClient {
 
   /** Starts an agent; in network namespace `netns` when given. */
   constructor(netns?: string) {
-    const args = netns === undefined ? [AGENT] : ['netns', 'exec', netns, process.execPath, AGENT];
+    // OVPN_AGENT_NODE_ARGS passes extra node flags to agents (e.g. --cpu-prof for profiling).
+    const extra = (process.env.OVPN_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = netns === undefined ? [...extra, AGENT] : ['netns', 'exec', netns, process.execPath, ...extra, AGENT];
     this.child = spawn(netns === undefined ? process.execPath : 'ip', args, {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
