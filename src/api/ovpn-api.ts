@@ -11,9 +11,10 @@ import type { ControlPacket } from '../datapath/context.js';
 import { einval, OvpnError } from '../errors/ovpn-error.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { DeviceListener, OvpnDevice } from '../ovpn/ovpn-device.js';
-import { socketInode } from '../ovpn/udp-sockets.js';
-import type { DelReason } from '../peer/del-reason.js';
+import { attachedSocket, socketInode } from '../ovpn/sockets.js';
+import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
+import { close } from '../sys/libc.js';
 import { type Attrs, get, isObject, parseAttrs } from './attrs.js';
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from './messages.js';
 import { devInfo, devNew, interfaceExists } from './ops/dev.js';
@@ -45,6 +46,7 @@ export class OvpnApi {
           msg: { ifindex: dev.ifindex, keyconf: { 'peer-id': peer.id, 'key-id': keyId } },
         }),
       control: (dev, pkt) => this.control(dev, pkt),
+      peerFloated: (dev, peer) => this.peerFloated(dev, peer),
     };
   }
 
@@ -62,14 +64,33 @@ export class OvpnApi {
     return () => this.controlListeners.delete(cb);
   }
 
-  /** Sends a control packet through the attached socket behind `fd` (the one given in peer-new). */
-  controlSend(ifindex: number, fd: number, to: Endpoint, packet: Buffer): boolean {
+  /**
+   * Sends a control packet through the attached socket behind `fd` (the one given in peer-new): a UDP
+   * datagram to `to`, or on TCP one whole framed packet (2-byte length included), queued in order with
+   * the data frames (`to` is ignored). Returns false if the socket would not take it.
+   */
+  controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): boolean {
     const dev = this.device({ ifindex });
+    const sock = attachedSocket(dev, socketInode(fd));
+    if (sock === undefined)
+      throw new OvpnError('ENOENT', 'that socket is not attached to the device', 'socket');
+    if (sock.proto === 'tcp') return sock.transport.sendControl(packet);
+    if (to === undefined) throw einval('a UDP control packet needs a destination', 'remote-addr');
+    return sock.transport.sendOne(packet, 0, packet.length, to);
+  }
+
+  /**
+   * The owner closes the socket behind `fd`: every peer of every device using it is removed with reason
+   * transport-disconnect (the kernel's socket-close hooks, spec §4.7), then `fd` is closed.
+   */
+  closeSocket(fd: number): void {
     const inode = socketInode(fd);
-    for (const peer of dev.peers.all()) {
-      if (peer.sock?.inode === inode) return peer.sock.transport.sendOne(packet, 0, packet.length, to);
+    for (const dev of this.devices.values()) {
+      for (const peer of [...dev.peers.all()]) {
+        if (peer.sock?.inode === inode) dev.removePeer(peer, DelReason.TRANSPORT_DISCONNECT);
+      }
     }
-    throw new OvpnError('ENOENT', 'that socket is not attached to the device', 'socket');
+    close(fd);
   }
 
   private emit(n: Notification): void {
@@ -81,6 +102,17 @@ export class OvpnApi {
       name: 'peer-del-ntf',
       msg: { ifindex: dev.ifindex, peer: { 'del-reason': DEL_REASONS[reason], id: peer.id } },
     });
+  }
+
+  /** peer-float-ntf: the peer's new remote endpoint (spec §2.5). */
+  private peerFloated(dev: OvpnDevice, peer: Peer): void {
+    const r = peer.remote;
+    if (r === undefined) return;
+    const ep =
+      r.family === 4
+        ? { 'remote-ipv4': r.address, 'remote-port': r.port }
+        : { 'remote-ipv6': r.address, 'remote-ipv6-scope-id': r.scopeId, 'remote-port': r.port };
+    this.emit({ name: 'peer-float-ntf', msg: { ifindex: dev.ifindex, peer: { id: peer.id, ...ep } } });
   }
 
   private control(dev: OvpnDevice, pkt: ControlPacket): boolean {

@@ -11,14 +11,14 @@ import type { Endpoint } from '../net/endpoint.js';
 import type { Peer } from '../peer/peer.js';
 import type { PeerTable } from '../peer/peer-table.js';
 import type { RouteLookup } from '../routing/route-lookup.js';
-import type { UdpPeerSocket } from '../transport/peer-socket.js';
+import type { PeerSocket } from '../transport/peer-socket.js';
 import type { DropCounters } from './drop-reason.js';
 import type { DataplaneEvents } from './events.js';
 
 /** A non-data packet received on a device's socket, handed to the control plane unchanged. */
 export interface ControlPacket {
   /** The socket it arrived on. */
-  sock: UdpPeerSocket;
+  sock: PeerSocket;
   /** Where it came from. */
   from: Endpoint;
   /** A copy of the packet. */
@@ -36,6 +36,8 @@ export interface DatapathContext {
   /** Batches owned by the device: one for TUN -> network, one for network -> TUN. */
   readonly txBatch: PacketBatch;
   readonly rxBatch: PacketBatch;
+  /** A one-slot batch for keepalives. */
+  readonly kaBatch: PacketBatch;
   /** Scratch, sized to the batch: slot indices, their peers and destinations. */
   readonly slots: Uint16Array;
   readonly slotPeers: (Peer | undefined)[];

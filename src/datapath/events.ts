@@ -8,9 +8,12 @@ import type { Peer } from '../peer/peer.js';
 export interface DataplaneEvents {
   /** A key was killed because its TX packet-ids ran out: userspace must install a new one. */
   keySwapNeeded(peer: Peer, keyId: number): void;
+  /** A UDP peer moved to a new remote address (`peer.remote`), learnt from an authenticated packet. */
+  peerFloated(peer: Peer): void;
 }
 
 /** A sink that ignores everything. */
 export const noEvents: DataplaneEvents = {
   keySwapNeeded: () => {},
+  peerFloated: () => {},
 };

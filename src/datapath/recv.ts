@@ -1,8 +1,10 @@
 /**
- * Network -> TUN (spec ovpn-kernel §3.4): receive a batch of datagrams from a UDP socket, classify
- * each, find its peer, open it in place (authenticate, then replay check), drop keepalives, check the
- * inner packet and the reverse path, and write the survivors to the TUN in one batch. Non-data packets
- * go to the control plane unchanged. Allocates nothing per data packet; bad packets are counted drops.
+ * Network -> TUN (spec ovpn-kernel §3.4): datagrams from a UDP socket, or frames from a peer's TCP
+ * stream, are classified, matched to their peer, opened in place (authenticate, then replay check),
+ * keepalives are consumed, the inner packet and the reverse path are checked, and the survivors are
+ * written to the TUN in one batch. Non-data packets go to the control plane unchanged. UDP peers float
+ * to a new source address once a packet from it has authenticated (§4.6). Allocates nothing per data
+ * packet; bad packets are counted drops.
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { Endpoint } from '../net/endpoint.js';
@@ -25,16 +27,15 @@ export function recvFromUdp(ctx: DatapathContext, sock: UdpPeerSocket): void {
   for (let turn = 0; turn < MAX_BATCHES_PER_TURN; turn++) {
     const n = sock.transport.recvBatch(batch);
     if (n <= 0) return;
-    recvBatch(ctx, sock, batch, n);
+    recvUdpBatch(ctx, sock, batch, n);
     if (n < batch.size) return;
   }
 }
 
-function recvBatch(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch, n: number): void {
+/** Classifies and matches slots 0..n of a batch received on `sock`, then opens and delivers them. */
+function recvUdpBatch(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch, n: number): void {
   const buf = batch.mem.buf;
-  const addr = batch.mem.addr;
   const { slots, slotPeers, drops } = ctx;
-  const now = ctx.clock.nowMs();
   let k = 0;
   for (let i = 0; i < n; i++) {
     const off = batch.offs[i];
@@ -45,7 +46,7 @@ function recvBatch(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch
     }
     const cls = classify(buf[off]);
     if (cls === PacketClass.CONTROL) {
-      deliverControl(ctx, sock, batch, i);
+      deliverUdpControl(ctx, sock, batch, i);
       continue;
     }
     if (cls === PacketClass.DATA_V1) {
@@ -57,11 +58,45 @@ function recvBatch(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch
       drops.add(DropReason.RX_NO_PEER);
       continue;
     }
+    slots[k] = i;
+    slotPeers[k] = peer;
+    k++;
+  }
+  openAndDeliver(ctx, batch, k, sock);
+}
+
+/**
+ * Opens the k DATA_V2 packets listed in ctx.slots/slotPeers (each already matched to its peer), checks
+ * them, and writes the survivors to the TUN. `udp` is the socket they came from (for the float check),
+ * or undefined for TCP.
+ */
+export function openAndDeliver(
+  ctx: DatapathContext,
+  batch: PacketBatch,
+  k: number,
+  udp: UdpPeerSocket | undefined,
+): void {
+  const buf = batch.mem.buf;
+  const addr = batch.mem.addr;
+  const { slots, slotPeers, drops } = ctx;
+  const now = ctx.clock.nowMs();
+  let w = 0;
+  for (let j = 0; j < k; j++) {
+    const i = slots[j];
+    const peer = slotPeers[j]!;
+    slotPeers[j] = undefined;
+    const off = batch.offs[i];
+    const len = batch.lens[i];
+    if (peer.dead) {
+      drops.add(DropReason.RX_NO_PEER);
+      continue;
+    }
     const r = openPacket(peer, buf, addr, off, len, now);
     if (r !== DropReason.NONE) {
       drops.add(r);
       continue;
     }
+    if (udp !== undefined) checkEndpoint(ctx, udp, peer, i);
     const inner = off + DATA_V2_OVERHEAD;
     const innerLen = len - DATA_V2_OVERHEAD;
     if (isKeepalive(buf, inner, innerLen)) continue;
@@ -76,20 +111,14 @@ function recvBatch(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch
     }
     batch.offs[i] = inner;
     batch.lens[i] = innerLen;
-    slots[k] = i;
-    slotPeers[k] = peer;
-    k++;
-  }
-  if (k === 0) return;
-  const written = ctx.tun.writeBatch(batch, slots, k);
-  for (let j = 0; j < k; j++) {
-    const len = batch.lens[slots[j]];
-    slotPeers[j]!.stats.addPacket(Stat.VPN_RX_BYTES, len);
-    slotPeers[j] = undefined;
+    peer.stats.addPacket(Stat.VPN_RX_BYTES, innerLen);
     ctx.counters.rxPackets++;
-    ctx.counters.rxBytes += len;
+    ctx.counters.rxBytes += innerLen;
+    slots[w++] = i;
   }
-  for (let j = written; j < k; j++) drops.add(DropReason.RX_DEVICE);
+  if (w === 0) return;
+  const written = ctx.tun.writeBatch(batch, slots, w);
+  for (let j = written; j < w; j++) drops.add(DropReason.RX_DEVICE);
 }
 
 /**
@@ -112,6 +141,48 @@ function peerForPacket(
 }
 
 /**
+ * Endpoint learning (spec §4.6), after authentication and the replay check: a packet from a new source
+ * address or port moves the peer there (float: re-indexed, notified); a change of the local address
+ * it was sent to is learnt silently. Allocates only when something changed.
+ */
+function checkEndpoint(ctx: DatapathContext, udp: UdpPeerSocket, peer: Peer, slot: number): void {
+  const t = udp.transport;
+  const nameOff = t.nameOffset(slot);
+  const remote = peer.remote;
+  if (remote === undefined || !remote.matchesSockaddr(t.names, nameOff)) {
+    const from = Endpoint.fromSockaddr(t.names, nameOff);
+    if (from === undefined) return;
+    // a link-local IPv6 source is only meaningful with the interface it came in on
+    const scoped =
+      from.family === 6 && from.addr[0] === 0xfe && (from.addr[1] & 0xc0) === 0x80
+        ? Endpoint.fromBytes(from.addr, from.port, t.localIfindex[slot])
+        : from;
+    peer.remote = scoped;
+    peer.localIp = localAddress(udp, slot);
+    ctx.peers.rehash(peer);
+    ctx.events.peerFloated(peer);
+    return;
+  }
+  const fam = t.localFamily[slot];
+  if (fam === 0) return;
+  const lo = peer.localIp;
+  const localOff = slot * 16;
+  const same =
+    lo !== undefined &&
+    ((fam === 4 && lo.length === 4 && lo.compare(t.localAddr, localOff, localOff + 4) === 0) ||
+      (fam === 6 && lo.length === 16 && lo.compare(t.localAddr, localOff, localOff + 16) === 0));
+  if (!same) peer.localIp = localAddress(udp, slot);
+}
+
+function localAddress(udp: UdpPeerSocket, slot: number): Buffer | undefined {
+  const t = udp.transport;
+  const fam = t.localFamily[slot];
+  if (fam === 0) return undefined;
+  const off = slot * 16;
+  return Buffer.from(t.localAddr.subarray(off, off + (fam === 4 ? 4 : 16)));
+}
+
+/**
  * MP reverse-path check (spec §4.5): the inner source must be the peer's own VPN address, or an
  * address the kernel routes via the peer's VPN address. (The kernel always does the route lookup;
  * checking the peer's own address first gives the same answer for the usual on-link route to it, and
@@ -131,8 +202,8 @@ function reversePathOk(ctx: DatapathContext, peer: Peer, buf: Buffer, off: numbe
   return ctx.peers.getByVpn6(ctx.nextHop6, 0) === peer;
 }
 
-/** Hands a non-data packet to the control plane, with a copy of its bytes and its source. */
-function deliverControl(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch, i: number): void {
+/** Hands a non-data datagram to the control plane, with a copy of its bytes and its source. */
+function deliverUdpControl(ctx: DatapathContext, sock: UdpPeerSocket, batch: PacketBatch, i: number): void {
   const t = sock.transport;
   const from = Endpoint.fromSockaddr(t.names, t.nameOffset(i));
   const off = batch.offs[i];

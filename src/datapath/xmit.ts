@@ -10,6 +10,7 @@ import { IPV4_DST, IPV6_DST, ipVersion } from '../net/inner-ip.js';
 import type { Peer } from '../peer/peer.js';
 import { Stat } from '../peer/stats.js';
 import { DATA_V2_OVERHEAD } from '../wire/data-v2.js';
+import { KEEPALIVE_MESSAGE, KEEPALIVE_SIZE } from '../wire/keepalive.js';
 import type { DatapathContext } from './context.js';
 import { sealPacket } from './crypt.js';
 import { DropReason } from './drop-reason.js';
@@ -48,7 +49,7 @@ export function xmitBatch(ctx: DatapathContext, batch: PacketBatch, n: number): 
       continue;
     }
     const dest = peer.remote;
-    if (dest === undefined || peer.sock === undefined) {
+    if (peer.sock === undefined || (dest === undefined && peer.sock.proto === 'udp')) {
       drops.add(DropReason.TX_TRANSPORT);
       continue;
     }
@@ -67,6 +68,34 @@ export function xmitBatch(ctx: DatapathContext, batch: PacketBatch, n: number): 
     k++;
   }
   if (k > 0) sendSealed(ctx, batch, k);
+}
+
+/**
+ * Sends one keepalive to `peer` (spec §3.7): the 16-byte magic sealed as an ordinary DATA_V2 packet.
+ * It counts in link TX (and refreshes last-sent) but not in VPN TX. Called by the keepalive timer,
+ * never in the middle of a batch, so it may use the shared scratch arrays.
+ */
+export function xmitKeepalive(ctx: DatapathContext, peer: Peer): void {
+  const b = ctx.kaBatch;
+  const buf = b.mem.buf;
+  const off = b.dataStart(0);
+  KEEPALIVE_MESSAGE.copy(buf, off);
+  const dest = peer.remote;
+  if (peer.sock === undefined || (peer.sock.proto === 'udp' && dest === undefined)) {
+    ctx.drops.add(DropReason.TX_TRANSPORT);
+    return;
+  }
+  const r = sealPacket(peer, buf, b.mem.addr, off - DATA_V2_OVERHEAD, KEEPALIVE_SIZE, ctx.events);
+  if (r !== DropReason.NONE) {
+    ctx.drops.add(r);
+    return;
+  }
+  b.offs[0] = off - DATA_V2_OVERHEAD;
+  b.lens[0] = KEEPALIVE_SIZE + DATA_V2_OVERHEAD;
+  ctx.slots[0] = 0;
+  ctx.slotPeers[0] = peer;
+  ctx.slotDests[0] = dest;
+  sendSealed(ctx, b, 1);
 }
 
 /**
@@ -106,25 +135,45 @@ function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
         end++;
       }
     }
+    if (sock.proto === 'tcp') {
+      // a TCP stream takes a prefix of the frames (the rest do not fit its bounded queue)
+      const accepted = sock.transport.sendFrames(batch, slots, start, end - start);
+      finishSent(ctx, batch, start, end, now, (j) => j - start < accepted);
+      start = end;
+      continue;
+    }
     // Slots [0, end) always hold endpoints; the common single-socket case passes the scratch as is.
     const dests = slotDests as readonly Endpoint[];
     const t = sock.transport;
     if (start === 0) t.sendBatch(batch, slots, dests, end);
     else t.sendBatch(batch, slots.subarray(start, end), dests.slice(start, end), end - start);
     const status = t.txStatus;
-    for (let j = start; j < end; j++) {
-      const peer = slotPeers[j]!;
-      if (status[j - start] === 1) {
-        const len = batch.lens[slots[j]];
-        peer.stats.addPacket(Stat.LINK_TX_BYTES, len);
-        peer.lastSentMs = now;
-        ctx.counters.txPackets++;
-        ctx.counters.txBytes += len;
-      } else ctx.drops.add(DropReason.TX_TRANSPORT);
-      slotPeers[j] = undefined;
-      slotDests[j] = undefined;
-    }
+    finishSent(ctx, batch, start, end, now, (j) => status[j - start] === 1);
     start = end;
+  }
+}
+
+/** Counts what went out (link TX, last-sent) and what did not (drops); clears the scratch entries. */
+function finishSent(
+  ctx: DatapathContext,
+  batch: PacketBatch,
+  start: number,
+  end: number,
+  now: number,
+  sent: (j: number) => boolean,
+): void {
+  const { slots, slotPeers, slotDests } = ctx;
+  for (let j = start; j < end; j++) {
+    const peer = slotPeers[j]!;
+    if (sent(j)) {
+      const len = batch.lens[slots[j]];
+      peer.stats.addPacket(Stat.LINK_TX_BYTES, len);
+      peer.lastSentMs = now;
+      ctx.counters.txPackets++;
+      ctx.counters.txBytes += len;
+    } else ctx.drops.add(DropReason.TX_TRANSPORT);
+    slotPeers[j] = undefined;
+    slotDests[j] = undefined;
   }
 }
 

@@ -12,6 +12,7 @@ export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
   EIO: 5,
+  EAGAIN: 11,
   ENOMEM: 12,
   EBUSY: 16,
   EEXIST: 17,

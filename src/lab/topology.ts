@@ -31,6 +31,8 @@ export interface TopologyOptions {
   port?: number;
   /** The server's device mode; 'p2p' takes exactly one client. Default 'mp'. */
   serverMode?: 'mp' | 'p2p';
+  /** Transport protocol; with TCP each client connects to the server's listening socket. */
+  proto?: 'udp' | 'tcp';
 }
 
 export interface TunnelNode {
@@ -58,6 +60,8 @@ export interface ClientNode extends TunnelNode {
   /** The server's id for this client, and the client's id for the server. */
   serverPeerId: number;
   clientPeerId: number;
+  /** The server-side fd of this client's socket (UDP: the server's shared socket; TCP: the accepted one). */
+  serverFd: number;
 }
 
 const VETH4 = (i: number, end: 1 | 2) => `10.10.${i}.${end}`;
@@ -70,12 +74,16 @@ export class Topology {
   readonly cipher: 'aes-gcm' | 'chacha20-poly1305';
   readonly keyLen: number;
   readonly port: number;
+  readonly proto: 'udp' | 'tcp';
+  /** TCP: the server's listening socket (fd in the server agent). */
+  private listenFd = -1;
 
   private constructor(readonly opts: TopologyOptions) {
     this.lab = new NetnsLab(opts.prefix);
     this.cipher = opts.cipher ?? 'aes-gcm';
     this.keyLen = this.cipher === 'chacha20-poly1305' ? 32 : (opts.keyLen ?? 32);
     this.port = opts.port ?? 1;
+    this.proto = opts.proto ?? 'udp';
   }
 
   /** Builds everything and brings the tunnels up with key-id 0 in the primary slots. */
@@ -116,6 +124,7 @@ export class Topology {
         serverAddr: spec.transport === 4 ? VETH4(i, 1) : VETH6(i, 1),
         serverPeerId: i,
         clientPeerId: i + offset,
+        serverFd: this.server.sockFd,
       });
     }
     for (const c of this.clients) await this.connect(c);
@@ -136,33 +145,45 @@ export class Topology {
     ip(['addr', 'add', `${vpn4}/24`, 'dev', ifname]);
     ip(['addr', 'add', `${vpn6}/64`, 'dev', ifname, 'nodad']);
     ip(['link', 'set', ifname, 'up']);
-    const { fd } = await agent.request<{ fd: number }>('udp-socket', { family: 6, port: this.port });
+    let fd = -1;
+    if (this.proto === 'udp')
+      fd = (await agent.request<{ fd: number }>('udp-socket', { family: 6, port: this.port })).fd;
+    else if (mode === 'mp' || ifname === 'tun0') {
+      this.listenFd = (await agent.request<{ fd: number }>('tcp-listen', { family: 6, port: this.port })).fd;
+    }
     return { ns, agent, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
   }
 
   /** Adds the peer on both sides and installs a fresh key pair in the primary slots (key-id 0). */
   private async connect(c: ClientNode): Promise<void> {
     const s = this.server;
+    const udp = this.proto === 'udp';
+    if (!udp) {
+      // the control planes' job: the client connects, the server accepts; then both hand the fds over
+      const accepted = s.agent.request<{ fd: number }>('tcp-accept', { fd: this.listenFd });
+      c.sockFd = (
+        await c.agent.request<{ fd: number }>('tcp-connect', {
+          'remote-addr': c.serverAddr,
+          'remote-port': this.port,
+        })
+      ).fd;
+      c.serverFd = (await accepted).fd;
+    }
+    const remote = (addr: string) =>
+      udp ? { [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: addr, 'remote-port': this.port } : {};
     await s.agent.request('peer-new', {
       ifindex: s.ifindex,
       peer: {
         id: c.serverPeerId,
         'tx-id': c.clientPeerId,
-        socket: s.sockFd,
-        [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: c.addr,
-        'remote-port': this.port,
+        socket: c.serverFd,
+        ...remote(c.addr),
         ...(this.opts.serverMode === 'p2p' ? {} : { 'vpn-ipv4': c.vpn4, 'vpn-ipv6': c.vpn6 }),
       },
     });
     await c.agent.request('peer-new', {
       ifindex: c.ifindex,
-      peer: {
-        id: c.clientPeerId,
-        'tx-id': c.serverPeerId,
-        socket: c.sockFd,
-        [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: c.serverAddr,
-        'remote-port': this.port,
-      },
+      peer: { id: c.clientPeerId, 'tx-id': c.serverPeerId, socket: c.sockFd, ...remote(c.serverAddr) },
     });
     await this.installKeys(c, 0, 'primary');
   }

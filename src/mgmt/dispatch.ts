@@ -9,6 +9,7 @@ import { DROP_REASON_NAMES } from '../datapath/drop-reason.js';
 import { OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
+import { tcpAccept, tcpConnect, tcpListen } from '../transport/tcp-socket.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
 
 export interface Request {
@@ -30,6 +31,13 @@ export interface ErrorReply {
 export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: ErrorReply };
 
 type Handler = (api: OvpnApi, msg: unknown, req: Request) => unknown;
+
+function num(msg: unknown, name: string): number {
+  const v = (msg as Record<string, unknown> | undefined)?.[name];
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new OvpnError('EINVAL', `missing attribute ${name}`, name);
+  return v;
+}
 
 const HANDLERS: Record<string, Handler> = {
   'dev-new': (api, msg) => api.devNew(msg),
@@ -56,10 +64,28 @@ const HANDLERS: Record<string, Handler> = {
       }),
     };
   },
-  'fd-close': (_api, msg) => {
-    const fd = (msg as { fd?: number } | undefined)?.fd;
-    if (typeof fd !== 'number') throw new OvpnError('EINVAL', 'missing attribute fd', 'fd');
-    close(fd);
+  /** Closes an fd of this process; if it is an attached socket, its peers go (transport-disconnect). */
+  'fd-close': (api, msg) => {
+    const fd = num(msg, 'fd');
+    try {
+      api.closeSocket(fd);
+    } catch {
+      close(fd);
+    }
+  },
+  /** A listening TCP socket: { family, port } -> { fd }. */
+  'tcp-listen': (_api, msg) => {
+    const m = (msg ?? {}) as { family?: 4 | 6; port?: number };
+    return { fd: tcpListen({ family: m.family ?? 6, port: num(msg, 'port') }) };
+  },
+  /** Waits for one connection on a listening fd: { fd } -> { fd } of the connection. */
+  'tcp-accept': async (_api, msg) => ({ fd: await tcpAccept(num(msg, 'fd')) }),
+  /** Connects: { remote-addr, remote-port } -> { fd }. */
+  'tcp-connect': async (_api, msg) => {
+    const addr = (msg as Record<string, unknown> | undefined)?.['remote-addr'];
+    if (typeof addr !== 'string')
+      throw new OvpnError('EINVAL', 'missing attribute remote-addr', 'remote-addr');
+    return { fd: await tcpConnect({ addr, port: num(msg, 'remote-port') }) };
   },
   /** Sends a control packet through an attached socket: { ifindex, socket, remote-addr, remote-port, packet }. */
   'control-send': (api, msg) => {
@@ -72,15 +98,15 @@ const HANDLERS: Record<string, Handler> = {
     };
     if (typeof m.ifindex !== 'number') throw new OvpnError('EINVAL', 'missing attribute ifindex', 'ifindex');
     if (typeof m.socket !== 'number') throw new OvpnError('EINVAL', 'missing attribute socket', 'socket');
-    if (typeof m['remote-addr'] !== 'string' || typeof m['remote-port'] !== 'number') {
-      throw new OvpnError('EINVAL', 'missing attribute remote-addr/remote-port', 'remote-addr');
-    }
     if (typeof m.packet !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(m.packet)) {
       throw new OvpnError('EINVAL', 'packet must be a non-empty hex string', 'packet');
     }
-    const to = Endpoint.parse(m['remote-addr'], m['remote-port']);
+    const to =
+      typeof m['remote-addr'] === 'string' && typeof m['remote-port'] === 'number'
+        ? Endpoint.parse(m['remote-addr'], m['remote-port'])
+        : undefined;
     if (!api.controlSend(m.ifindex, m.socket, to, Buffer.from(m.packet, 'hex'))) {
-      throw new OvpnError('EIO', 'the socket did not take the packet');
+      throw new OvpnError('EAGAIN', 'the socket did not take the packet');
     }
   },
   /** Device counters and drops by cause. */
@@ -95,13 +121,13 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
-/** Runs one request against `api`; never throws. */
-export function dispatch(api: OvpnApi, req: Request): Reply {
-  const seq = req.seq;
+/** Runs one request against `api`; never throws or rejects. */
+export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
+  const seq = req?.seq;
   try {
-    const h = HANDLERS[req.op];
-    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${String(req.op)}`);
-    const reply = h(api, req.msg, req);
+    const h = typeof req?.op === 'string' && Object.hasOwn(HANDLERS, req.op) ? HANDLERS[req.op] : undefined;
+    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${String(req?.op)}`);
+    const reply = await h(api, req.msg, req);
     return { seq, reply: reply ?? null };
   } catch (e) {
     return { seq, error: toErrorReply(e) };

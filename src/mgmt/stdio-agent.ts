@@ -23,7 +23,7 @@ export function runStdioAgent(): void {
       write({ error: { code: 'EINVAL', errno: 22, msg: 'request is not JSON' } });
       return;
     }
-    write(dispatch(api, req));
+    void dispatch(api, req).then(write);
   });
   const shutdown = () => {
     api.close();

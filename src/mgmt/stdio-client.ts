@@ -38,7 +38,8 @@ export class AgentClient {
   constructor(netns?: string) {
     // OVPN_AGENT_NODE_ARGS passes extra node flags to agents (e.g. --cpu-prof for profiling).
     const extra = (process.env.OVPN_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const args = netns === undefined ? [...extra, AGENT] : ['netns', 'exec', netns, process.execPath, ...extra, AGENT];
+    const args =
+      netns === undefined ? [...extra, AGENT] : ['netns', 'exec', netns, process.execPath, ...extra, AGENT];
     this.child = spawn(netns === undefined ? process.execPath : 'ip', args, {
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -12,7 +12,8 @@ import type { ControlPacket, DatapathContext, DeviceCounters } from '../datapath
 import { DropCounters } from '../datapath/drop-reason.js';
 import type { DataplaneEvents } from '../datapath/events.js';
 import { recvFromUdp } from '../datapath/recv.js';
-import { xmitFromTun } from '../datapath/xmit.js';
+import { tcpFrameHandlers } from '../datapath/recv-tcp.js';
+import { xmitFromTun, xmitKeepalive } from '../datapath/xmit.js';
 import type { TunDevice } from '../device/tun.js';
 import { createTun } from '../device/tun-linux.js';
 import type { Endpoint } from '../net/endpoint.js';
@@ -20,8 +21,9 @@ import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import { MpPeerTable, P2pPeerTable, type PeerTable } from '../peer/peer-table.js';
 import { RouteLookup } from '../routing/route-lookup.js';
-import type { UdpPeerSocket } from '../transport/peer-socket.js';
-import { acquireUdpSocket, releaseUdpSocket } from './udp-sockets.js';
+import type { PeerSocket, TcpPeerSocket, UdpPeerSocket } from '../transport/peer-socket.js';
+import { KeepaliveTimer } from './keepalive.js';
+import { acquireTcpSocket, acquireUdpSocket, releaseSocket } from './sockets.js';
 
 export type OvpnMode = 'p2p' | 'mp';
 
@@ -32,6 +34,7 @@ export const DEFAULT_BATCH_SIZE = 64;
 export interface DeviceListener {
   peerDeleted(dev: OvpnDevice, peer: Peer, reason: DelReason): void;
   keySwapNeeded(dev: OvpnDevice, peer: Peer, keyId: number): void;
+  peerFloated(dev: OvpnDevice, peer: Peer): void;
   /** A non-data packet from the network; return false if nobody takes control packets. */
   control(dev: OvpnDevice, pkt: ControlPacket): boolean;
 }
@@ -54,6 +57,8 @@ export class OvpnDevice implements DatapathContext {
   readonly clock: Clock;
   readonly txBatch: PacketBatch;
   readonly rxBatch: PacketBatch;
+  readonly kaBatch = new PacketBatch(1, 256);
+  readonly keepalive: KeepaliveTimer;
   readonly slots: Uint16Array;
   readonly slotPeers: (Peer | undefined)[];
   readonly slotDests: (Endpoint | undefined)[];
@@ -80,8 +85,15 @@ export class OvpnDevice implements DatapathContext {
     this.slotDests = new Array<Endpoint | undefined>(this.batchSize).fill(undefined);
     this.events = {
       keySwapNeeded: (peer, keyId) => this.listener?.keySwapNeeded(this, peer, keyId),
+      peerFloated: (peer) => this.listener?.peerFloated(this, peer),
     };
     this.routes = mode === 'mp' ? new RouteLookup() : undefined;
+    this.keepalive = new KeepaliveTimer({
+      peers: this.peers,
+      clock: this.clock,
+      removePeer: (peer, reason) => this.removePeer(peer, reason),
+      sendKeepalive: (peer) => xmitKeepalive(this, peer),
+    });
     tun.setCarrier(mode === 'mp');
     tun.onReadable(() => xmitFromTun(this));
   }
@@ -101,16 +113,21 @@ export class OvpnDevice implements DatapathContext {
     return this.closed;
   }
 
-  /** Takes a reference on the UDP socket behind the caller's `fd` (see udp-sockets.ts). */
+  /** Takes a reference on the UDP socket behind the caller's `fd` (see sockets.ts). */
   acquireUdp(fd: number): UdpPeerSocket {
     return acquireUdpSocket(this, fd, this.batchSize, (sock) => {
       sock.transport.onReadable(() => recvFromUdp(this, sock));
     });
   }
 
-  /** Drops a socket reference taken with acquireUdp for a peer that was never added. */
-  releaseUdp(sock: UdpPeerSocket): void {
-    releaseUdpSocket(sock);
+  /** Takes over the established TCP socket behind `fd` for `peer` (not yet reading: see addPeer). */
+  acquireTcp(fd: number): TcpPeerSocket {
+    return acquireTcpSocket(this, fd);
+  }
+
+  /** Drops a socket reference taken for a peer that was never added. */
+  releaseSock(sock: PeerSocket): void {
+    releaseSocket(sock);
   }
 
   /**
@@ -121,6 +138,18 @@ export class OvpnDevice implements DatapathContext {
     const old = this.peers.add(peer);
     if (old !== undefined && old !== peer) this.finishRemoval(old, DelReason.TEARDOWN);
     if (this.mode === 'p2p') this.tun.setCarrier(true);
+    const sock = peer.sock;
+    if (sock?.proto === 'tcp') {
+      // The stream ending removes the peer: the remote closing it is a disconnect, anything else an error.
+      sock.transport.start(
+        tcpFrameHandlers(this, peer, sock, (how) =>
+          this.removePeer(
+            peer,
+            how === 'disconnect' ? DelReason.TRANSPORT_DISCONNECT : DelReason.TRANSPORT_ERROR,
+          ),
+        ),
+      );
+    }
   }
 
   /** Removes `peer` with `reason`: unhash, carrier (P2P), notify, release the socket, free keys. */
@@ -136,7 +165,7 @@ export class OvpnDevice implements DatapathContext {
     this.listener?.peerDeleted(this, peer, reason);
     const sock = peer.sock;
     peer.sock = undefined;
-    if (sock !== undefined) releaseUdpSocket(sock);
+    if (sock !== undefined) releaseSocket(sock);
   }
 
   /** Called by the control path of the data plane. */
@@ -148,6 +177,7 @@ export class OvpnDevice implements DatapathContext {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.keepalive.close();
     for (const peer of [...this.peers.all()]) this.removePeer(peer, DelReason.TEARDOWN);
     this.tun.close();
     this.routes?.close();

@@ -1,8 +1,9 @@
 /**
  * The socket a peer is attached to, as the kernel's `ovpn_socket` (spec ovpn-kernel §5.1): a UDP socket
- * shared by any number of peers of one device (reference-counted), or (later) a TCP stream owned by one
- * peer. The device layer creates these; peers point at them; the data path sends through them.
+ * shared by any number of peers of one device (reference-counted), or a TCP stream owned by one peer.
+ * The device layer creates these; peers point at them; the data path sends through them.
  */
+import type { TcpTransport } from './tcp.js';
 import type { UdpTransport } from './udp.js';
 
 export interface UdpPeerSocket {
@@ -14,4 +15,12 @@ export interface UdpPeerSocket {
   refs: number;
 }
 
-export type PeerSocket = UdpPeerSocket;
+export interface TcpPeerSocket {
+  readonly proto: 'tcp';
+  readonly transport: TcpTransport;
+  readonly inode: string;
+  /** Always 1: a TCP stream belongs to exactly one peer. */
+  refs: number;
+}
+
+export type PeerSocket = UdpPeerSocket | TcpPeerSocket;

@@ -6,7 +6,7 @@ import { einval, enoent, OvpnError } from '../../errors/ovpn-error.js';
 import { Endpoint } from '../../net/endpoint.js';
 import { formatIPv4, formatIPv6, isV4Mapped, isZero } from '../../net/ip-address.js';
 import type { OvpnDevice } from '../../ovpn/ovpn-device.js';
-import { socketProtocol } from '../../ovpn/udp-sockets.js';
+import { socketProtocol } from '../../ovpn/sockets.js';
 import { DelReason } from '../../peer/del-reason.js';
 import { Peer } from '../../peer/peer.js';
 import { Stat } from '../../peer/stats.js';
@@ -92,6 +92,11 @@ function endpointOf(p: Attrs): { remote: Endpoint; local: Buffer | undefined } |
   return { remote, local };
 }
 
+/** After a peer's keepalive settings changed: the device's timer re-plans (the kernel kicks its worker). */
+function kickKeepalive(dev: OvpnDevice, p: Attrs): void {
+  if (p['keepalive-interval'] !== undefined) dev.keepalive.kick();
+}
+
 /** Applies the settable attributes to `peer` (the kernel's ovpn_nl_peer_modify). */
 function modify(dev: OvpnDevice, peer: Peer, p: Attrs): void {
   const ep = endpointOf(p);
@@ -123,8 +128,9 @@ export function peerNew(dev: OvpnDevice, p: Attrs): void {
   const hasRemote = endpointOf(p) !== undefined;
   if (proto === 'udp' && !hasRemote) throw einval('a UDP socket needs a remote address', 'remote-ipv4');
   if (proto === 'tcp' && hasRemote) throw einval('a TCP socket takes no remote address', 'remote-ipv4');
-  if (proto !== 'udp') throw new OvpnError('ENOTSOCK', 'only UDP sockets can be attached so far', 'socket');
-  const sock = dev.acquireUdp(fd);
+  if (proto === 'other')
+    throw new OvpnError('ENOTSOCK', 'only UDP and TCP sockets can be attached', 'socket');
+  const sock = proto === 'udp' ? dev.acquireUdp(fd) : dev.acquireTcp(fd);
   try {
     if (dev.mode === 'mp' && dev.peers.getById(id) !== undefined) {
       throw new OvpnError('EEXIST', `peer ${id} already exists`, 'id');
@@ -134,10 +140,11 @@ export function peerNew(dev: OvpnDevice, p: Attrs): void {
     modify(dev, peer, p);
   } catch (e) {
     peer.sock = undefined;
-    dev.releaseUdp(sock);
+    dev.releaseSock(sock);
     throw e;
   }
   dev.addPeer(peer);
+  kickKeepalive(dev, p);
 }
 
 export function peerSet(dev: OvpnDevice, p: Attrs): void {
@@ -145,6 +152,12 @@ export function peerSet(dev: OvpnDevice, p: Attrs): void {
   const id = get.u32(p, 'id')!;
   const peer = dev.peers.getById(id);
   if (peer === undefined) throw enoent(`no peer with id ${id}`, 'id');
+  if (peer.sock?.proto === 'tcp' && endpointOf(p) !== undefined) {
+    throw einval(
+      'a TCP peer takes no remote address',
+      p['remote-ipv4'] !== undefined ? 'remote-ipv4' : 'remote-ipv6',
+    );
+  }
   const { v4, v6 } = vpnAddrs(p);
   const newV4 = v4 ?? peer.vpnIpv4;
   const newV6 = v6 === undefined ? peer.vpnIpv6 : (v6 ?? undefined);
@@ -154,6 +167,7 @@ export function peerSet(dev: OvpnDevice, p: Attrs): void {
   checkVpnConflicts(dev, peer, newV4, newV6);
   modify(dev, peer, p);
   dev.peers.rehash(peer);
+  kickKeepalive(dev, p);
 }
 
 export function peerDel(dev: OvpnDevice, p: Attrs): void {

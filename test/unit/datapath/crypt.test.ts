@@ -44,7 +44,10 @@ function pair(alg: number = CipherAlg.AES_GCM, keyId = 0) {
 
 function recorder() {
   const swaps: [number, number][] = [];
-  const events: DataplaneEvents = { keySwapNeeded: (peer, keyId) => swaps.push([peer.id, keyId]) };
+  const events: DataplaneEvents = {
+    keySwapNeeded: (peer, keyId) => swaps.push([peer.id, keyId]),
+    peerFloated: () => {},
+  };
   return { swaps, events };
 }
 

@@ -18,6 +18,7 @@ describe('OvpnError', () => {
       EPERM: 1,
       ENOENT: 2,
       EIO: 5,
+      EAGAIN: 11,
       ENOMEM: 12,
       EBUSY: 16,
       EEXIST: 17,
