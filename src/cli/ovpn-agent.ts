@@ -12,7 +12,7 @@ Requests:  {"op": "<op>", "msg": {...}, "seq": N[, "dump": true]}
 Replies:   {"seq": N, "reply": ...} or {"seq": N, "error": {"code", "errno", "msg", "bad-attr"}}
 Events:    {"ntf": {"name": "peer-del-ntf", "msg": {...}}}, {"control": {...}}
 Ops: dev-new dev-del dev-list peer-new peer-set peer-get peer-del key-new key-get key-swap key-del
-     udp-socket tcp-listen tcp-accept tcp-connect fd-close dev-stats control-send
+     udp-socket tcp-listen tcp-accept tcp-connect fd-close dev-stats control-send mem
 Deleting the devices and exiting happens when stdin closes or on SIGTERM.
 `);
   process.exit(0);

@@ -109,6 +109,12 @@ const HANDLERS: Record<string, Handler> = {
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
     }
   },
+  /** This process's memory use (after a full GC when node runs with --expose-gc). */
+  mem: () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    return { rss: m.rss, 'heap-used': m.heapUsed, external: m.external, 'array-buffers': m.arrayBuffers };
+  },
   /** Device counters and drops by cause. */
   'dev-stats': (api, msg) => {
     const name = (msg as { ifname?: string } | undefined)?.ifname;
