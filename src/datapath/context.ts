@@ -7,7 +7,7 @@
 import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Clock } from '../clock/clock.js';
 import type { TunDevice } from '../device/tun.js';
-import type { Endpoint } from '../net/endpoint.js';
+import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import type { Peer } from '../peer/peer.js';
 import type { PeerTable } from '../peer/peer-table.js';
 import type { RouteLookup } from '../routing/route-lookup.js';
@@ -42,6 +42,8 @@ export interface DatapathContext {
   readonly slots: Uint16Array;
   readonly slotPeers: (Peer | undefined)[];
   readonly slotDests: (Endpoint | undefined)[];
+  /** Per slot: the local address to send from (the peer's), or undefined to let routing choose. */
+  readonly slotSrcs: (LocalAddress | undefined)[];
   /** 16 bytes for an IPv6 next hop. */
   readonly nextHop6: Buffer;
   /** Called for every non-data packet; returns false if nobody consumes control packets. */

@@ -7,7 +7,7 @@
  * packet; bad packets are counted drops.
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
-import { Endpoint } from '../net/endpoint.js';
+import { Endpoint, type LocalAddress } from '../net/endpoint.js';
 import { IPV4_SRC, IPV6_SRC, ipVersion } from '../net/inner-ip.js';
 import type { Peer } from '../peer/peer.js';
 import { Stat } from '../peer/stats.js';
@@ -158,28 +158,32 @@ function checkEndpoint(ctx: DatapathContext, udp: UdpPeerSocket, peer: Peer, slo
         ? Endpoint.fromBytes(from.addr, from.port, t.localIfindex[slot])
         : from;
     peer.remote = scoped;
-    peer.localIp = localAddress(udp, slot);
+    peer.local = receivedOn(udp, slot);
     ctx.peers.rehash(peer);
     ctx.events.peerFloated(peer);
     return;
   }
   const fam = t.localFamily[slot];
   if (fam === 0) return;
-  const lo = peer.localIp;
+  const lo = peer.local;
   const localOff = slot * 16;
   const same =
     lo !== undefined &&
-    ((fam === 4 && lo.length === 4 && lo.compare(t.localAddr, localOff, localOff + 4) === 0) ||
-      (fam === 6 && lo.length === 16 && lo.compare(t.localAddr, localOff, localOff + 16) === 0));
-  if (!same) peer.localIp = localAddress(udp, slot);
+    lo.family === fam &&
+    lo.addr.compare(t.localAddr, localOff, localOff + (fam === 4 ? 4 : 16)) === 0;
+  if (!same) peer.local = receivedOn(udp, slot);
 }
 
-function localAddress(udp: UdpPeerSocket, slot: number): Buffer | undefined {
+/** The local address datagram `slot` was sent to (from pktinfo). */
+function receivedOn(udp: UdpPeerSocket, slot: number): LocalAddress | undefined {
   const t = udp.transport;
   const fam = t.localFamily[slot];
   if (fam === 0) return undefined;
   const off = slot * 16;
-  return Buffer.from(t.localAddr.subarray(off, off + (fam === 4 ? 4 : 16)));
+  return {
+    family: fam === 4 ? 4 : 6,
+    addr: Buffer.from(t.localAddr.subarray(off, off + (fam === 4 ? 4 : 16))),
+  };
 }
 
 /**

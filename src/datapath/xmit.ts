@@ -65,6 +65,7 @@ export function xmitBatch(ctx: DatapathContext, batch: PacketBatch, n: number): 
     slots[k] = i;
     slotPeers[k] = peer;
     slotDests[k] = dest;
+    ctx.slotSrcs[k] = peer.local;
     k++;
   }
   if (k > 0) sendSealed(ctx, batch, k);
@@ -95,6 +96,7 @@ export function xmitKeepalive(ctx: DatapathContext, peer: Peer): void {
   ctx.slots[0] = 0;
   ctx.slotPeers[0] = peer;
   ctx.slotDests[0] = dest;
+  ctx.slotSrcs[0] = peer.local;
   sendSealed(ctx, b, 1);
 }
 
@@ -145,8 +147,16 @@ function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
     // Slots [0, end) always hold endpoints; the common single-socket case passes the scratch as is.
     const dests = slotDests as readonly Endpoint[];
     const t = sock.transport;
-    if (start === 0) t.sendBatch(batch, slots, dests, end);
-    else t.sendBatch(batch, slots.subarray(start, end), dests.slice(start, end), end - start);
+    const srcs = ctx.slotSrcs;
+    if (start === 0) t.sendBatch(batch, slots, dests, end, srcs);
+    else
+      t.sendBatch(
+        batch,
+        slots.subarray(start, end),
+        dests.slice(start, end),
+        end - start,
+        srcs.slice(start, end),
+      );
     const status = t.txStatus;
     finishSent(ctx, batch, start, end, now, (j) => status[j - start] === 1);
     start = end;
@@ -174,6 +184,7 @@ function finishSent(
     } else ctx.drops.add(DropReason.TX_TRANSPORT);
     slotPeers[j] = undefined;
     slotDests[j] = undefined;
+    ctx.slotSrcs[j] = undefined;
   }
 }
 
@@ -188,4 +199,7 @@ function swapScratch(ctx: DatapathContext, a: number, b: number): void {
   const d = slotDests[a];
   slotDests[a] = slotDests[b];
   slotDests[b] = d;
+  const l = ctx.slotSrcs[a];
+  ctx.slotSrcs[a] = ctx.slotSrcs[b];
+  ctx.slotSrcs[b] = l;
 }

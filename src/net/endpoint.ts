@@ -22,6 +22,20 @@ export const SOCKADDR_MAX = 28;
 
 export type IpFamily = 4 | 6;
 
+/** A local (source) address to send from: the kernel's stored local IP of a peer (spec §5.3). */
+export interface LocalAddress {
+  readonly family: IpFamily;
+  /** 4 or 16 bytes. */
+  readonly addr: Buffer;
+}
+
+/** A LocalAddress from 4 or 16 bytes (v4-mapped IPv6 folded to IPv4); undefined for all-zero. */
+export function localAddress(addr: Buffer): LocalAddress | undefined {
+  if (addr.every((b) => b === 0)) return undefined;
+  if (addr.length === 16 && isV4Mapped(addr)) return { family: 4, addr: Buffer.from(addr.subarray(12)) };
+  return { family: addr.length === 4 ? 4 : 6, addr: Buffer.from(addr) };
+}
+
 export class Endpoint {
   readonly family: IpFamily;
   /** 4 or 16 bytes. */

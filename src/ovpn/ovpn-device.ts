@@ -16,7 +16,7 @@ import { tcpFrameHandlers } from '../datapath/recv-tcp.js';
 import { xmitFromTun, xmitKeepalive } from '../datapath/xmit.js';
 import type { TunDevice } from '../device/tun.js';
 import { createTun } from '../device/tun-linux.js';
-import type { Endpoint } from '../net/endpoint.js';
+import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import { MpPeerTable, P2pPeerTable, type PeerTable } from '../peer/peer-table.js';
@@ -62,6 +62,7 @@ export class OvpnDevice implements DatapathContext {
   readonly slots: Uint16Array;
   readonly slotPeers: (Peer | undefined)[];
   readonly slotDests: (Endpoint | undefined)[];
+  readonly slotSrcs: (LocalAddress | undefined)[];
   readonly nextHop6 = Buffer.alloc(16);
   readonly counters: DeviceCounters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, controlIn: 0 };
   readonly events: DataplaneEvents;
@@ -83,6 +84,7 @@ export class OvpnDevice implements DatapathContext {
     this.slots = new Uint16Array(this.batchSize);
     this.slotPeers = new Array<Peer | undefined>(this.batchSize).fill(undefined);
     this.slotDests = new Array<Endpoint | undefined>(this.batchSize).fill(undefined);
+    this.slotSrcs = new Array<LocalAddress | undefined>(this.batchSize).fill(undefined);
     this.events = {
       keySwapNeeded: (peer, keyId) => this.listener?.keySwapNeeded(this, peer, keyId),
       peerFloated: (peer) => this.listener?.peerFloated(this, peer),
@@ -117,6 +119,10 @@ export class OvpnDevice implements DatapathContext {
   acquireUdp(fd: number): UdpPeerSocket {
     return acquireUdpSocket(this, fd, this.batchSize, (sock) => {
       sock.transport.onReadable(() => recvFromUdp(this, sock));
+      // a stored local address that is no longer on the host is forgotten; routing chooses (spec §5.3)
+      sock.transport.onStaleSource = (src) => {
+        for (const peer of this.peers.all()) if (peer.local === src) peer.local = undefined;
+      };
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import { einval } from '../errors/ovpn-error.js';
 import { KeyState } from '../keys/key-state.js';
-import type { Endpoint } from '../net/endpoint.js';
+import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import type { PeerSocket } from '../transport/peer-socket.js';
 import { PEER_ID_MAX } from '../wire/opcode.js';
 import type { DelReason } from './del-reason.js';
@@ -24,9 +24,9 @@ export class Peer {
 
   /** The socket the peer is reached through (shared UDP socket or own TCP stream). */
   sock: PeerSocket | undefined;
-  /** UDP: where packets go, and the local address to send from (4 or 16 bytes; undefined = any). */
+  /** UDP: where packets go, and the local address to send from (undefined = routing chooses). */
   remote: Endpoint | undefined;
-  localIp: Buffer | undefined;
+  local: LocalAddress | undefined;
 
   /** Keepalive settings in seconds; 0/0 = off (spec §3.7). */
   keepaliveIntervalSec = 0;

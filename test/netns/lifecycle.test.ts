@@ -100,14 +100,18 @@ describe('float', { skip }, () => {
       // the client sends (as in the kernel selftest): its packets are what reveals the new address
       const flood = t.ping(c.ns, t.server.vpn4, { count: 400, intervalS: 0.01, deadlineS: 15 });
       await sleep(500);
-      // (delete first: deleting a primary address also deletes the secondaries of its subnet)
-      t.lab.exec(c.ns, 'ip', ['addr', 'del', '10.10.1.2/24', 'dev', 'v1c']);
-      t.lab.exec(c.ns, 'ip', ['addr', 'add', '10.10.1.3/24', 'dev', 'v1c']);
+      // One `ip -batch` so the client is without an address only for a moment. (Delete first: deleting
+      // a primary address also deletes the secondaries of its subnet.)
+      t.lab.exec(c.ns, 'sh', [
+        '-c',
+        "printf 'addr del 10.10.1.2/24 dev v1c\naddr add 10.10.1.3/24 dev v1c\n' | ip -batch -",
+      ]);
       // the client's replies now leave from 10.10.1.3; the first authenticated one moves the peer
       await t.server.agent.waitFor(() => ntfs(t.server, 'peer-float-ntf').length > 0, 5000, 'peer-float-ntf');
       const r = await flood;
-      // at most the packets in flight while the address changed are lost
-      assert.ok(r.received >= r.sent - 3, r.output);
+      // only an exchange in flight at the moment of the change can be lost (a reply sent to the old
+      // address); the first request from the new address moves the peer, and its reply comes back
+      assert.ok(r.received >= r.sent - 2, r.output);
       assert.deepEqual(ntfs(t.server, 'peer-float-ntf'), [
         {
           name: 'peer-float-ntf',

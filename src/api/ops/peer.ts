@@ -3,8 +3,8 @@
  * errno for every refusal. Messages are already validated against the op's input set (attrs.ts).
  */
 import { einval, enoent, OvpnError } from '../../errors/ovpn-error.js';
-import { Endpoint } from '../../net/endpoint.js';
-import { formatIPv4, formatIPv6, isV4Mapped, isZero } from '../../net/ip-address.js';
+import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js';
+import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
 import type { OvpnDevice } from '../../ovpn/ovpn-device.js';
 import { socketProtocol } from '../../ovpn/sockets.js';
 import { DelReason } from '../../peer/del-reason.js';
@@ -76,20 +76,14 @@ function checkVpnConflicts(
 }
 
 /** The remote endpoint and local address a message sets, if any (v4-mapped folded to IPv4). */
-function endpointOf(p: Attrs): { remote: Endpoint; local: Buffer | undefined } | undefined {
+function endpointOf(p: Attrs): { remote: Endpoint; local: LocalAddress | undefined } | undefined {
   const port = get.u32(p, 'remote-port');
   const r4 = get.bytes(p, 'remote-ipv4');
   const r6 = get.bytes(p, 'remote-ipv6');
   if (port === undefined || (r4 === undefined && r6 === undefined)) return undefined;
   const remote = Endpoint.fromBytes((r4 ?? r6)!, port, get.u32(p, 'remote-ipv6-scope-id') ?? 0);
   const l = get.bytes(p, 'local-ipv4') ?? get.bytes(p, 'local-ipv6');
-  const local =
-    l === undefined
-      ? undefined
-      : l.length === 16 && isV4Mapped(l)
-        ? Buffer.from(l.subarray(12))
-        : Buffer.from(l);
-  return { remote, local };
+  return { remote, local: l === undefined ? undefined : localAddress(l) };
 }
 
 /** After a peer's keepalive settings changed: the device's timer re-plans (the kernel kicks its worker). */
@@ -102,7 +96,7 @@ function modify(dev: OvpnDevice, peer: Peer, p: Attrs): void {
   const ep = endpointOf(p);
   if (ep !== undefined) {
     peer.remote = ep.remote;
-    peer.localIp = ep.local !== undefined && !isZero(ep.local, 0, ep.local.length) ? ep.local : undefined;
+    peer.local = ep.local;
   }
   const txId = get.u32(p, 'tx-id');
   if (txId !== undefined) peer.txId = txId;
@@ -200,12 +194,12 @@ export function peerInfo(peer: Peer): PeerInfo {
     if (r.family === 4) {
       info['remote-ipv4'] = r.address;
       info['remote-port'] = r.port;
-      info['local-ipv4'] = peer.localIp?.length === 4 ? formatIPv4(peer.localIp) : '0.0.0.0';
+      info['local-ipv4'] = peer.local?.family === 4 ? formatIPv4(peer.local.addr) : '0.0.0.0';
     } else {
       info['remote-ipv6'] = r.address;
       info['remote-ipv6-scope-id'] = r.scopeId;
       info['remote-port'] = r.port;
-      info['local-ipv6'] = peer.localIp?.length === 16 ? formatIPv6(peer.localIp) : '::';
+      info['local-ipv6'] = peer.local?.family === 6 ? formatIPv6(peer.local.addr) : '::';
     }
   }
   if (peer.sock !== undefined) info['local-port'] = peer.sock.transport.localPort;
