@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   keys: ['crypto', 'pktid', 'wire', 'errors'],
   device: ['batch', 'sys', 'errors'],
   routing: ['sys', 'errors', 'net'],
-  transport: ['batch', 'sys', 'net', 'errors'],
+  transport: ['batch', 'sys', 'net', 'errors', 'wire'],
   peer: ['keys', 'wire', 'errors', 'clock', 'net', 'transport'],
   // the data path sees devices, routing and transports only through their interfaces and types
   datapath: [
