@@ -133,6 +133,18 @@ export const getsockname = libc.func('getsockname', 'int', ['int', 'void *', 'vo
   addr: Buffer,
   lenBuf: Buffer,
 ) => number;
+/** writev(fd, iovec[] address, count) with raw addresses. */
+export const writev = libc.func('writev', 'intptr_t', ['int', P, 'int']) as (
+  fd: number,
+  iov: number,
+  count: number,
+) => number;
+/** getpeername into `addr`; `lenBuf` is a 4-byte Buffer holding the length in and out. */
+export const getpeername = libc.func('getpeername', 'int', ['int', 'void *', 'void *']) as (
+  fd: number,
+  addr: Buffer,
+  lenBuf: Buffer,
+) => number;
 /** sendto with raw addresses (data and sockaddr). */
 export const sendto = libc.func('sendto', 'intptr_t', ['int', P, 'size_t', 'int', P, 'uint32_t']) as (
   fd: number,

@@ -21,6 +21,7 @@ import {
   EAGAIN,
   EINTR,
   errno,
+  getpeername,
   getsockname,
   getsockoptInt,
   IPPROTO_TCP,
@@ -31,11 +32,11 @@ import {
   SOL_SOCKET,
   setNonBlocking,
   strerror,
+  writev,
 } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { FrameError, TCP_LENGTH_SIZE, TcpDeframer } from '../wire/tcp-frame.js';
 import { ByteRing } from './byte-ring.js';
-import { getpeername, writev } from './tcp-sys.js';
 
 /** Bytes a peer's send queue may hold before frames are refused. */
 export const TCP_SEND_QUEUE_BYTES = 1 << 20;
