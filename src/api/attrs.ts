@@ -29,8 +29,8 @@ export function isObject(v: unknown): v is MessageObject {
  * Validates `msg` as attribute set `set`, accepting only `accept` (every attribute of the set when
  * omitted). Nested sets are validated with all their attributes accepted.
  */
-export function parseAttrs(set: string, msg: unknown, accept?: readonly string[]): Attrs {
-  if (!isObject(msg)) throw einval(`${set} must be an object`);
+export function parseAttrs(set: string, msg: unknown, accept?: readonly string[], attr?: string): Attrs {
+  if (!isObject(msg) || Array.isArray(msg)) throw einval(`${attr ?? set} must be an object`, attr);
   const specs = ATTR_SETS[set];
   const out: Record<string, AttrValue> = {};
   for (const [name, raw] of Object.entries(msg)) {
@@ -97,7 +97,7 @@ function parseValue(spec: AttrSpec, raw: MessageValue): AttrValue {
       return raw;
     }
     case 'nest':
-      return parseAttrs(type.set, raw);
+      return parseAttrs(type.set, raw, undefined, name);
   }
 }
 

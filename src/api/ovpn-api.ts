@@ -247,7 +247,7 @@ export class OvpnApi {
     const nestName = spec.nest!.attr;
     const raw = (msg as Record<string, unknown>)[nestName];
     if (raw === undefined) throw einval(`missing attribute ${nestName}`, nestName);
-    return { dev, nest: parseAttrs(nestName, raw, spec.nest!.accept) };
+    return { dev, nest: parseAttrs(nestName, raw, spec.nest!.accept, nestName) };
   }
 
   private device(a: Attrs | { ifindex: number }): OvpnDevice {

@@ -45,6 +45,13 @@ export class OvpnError extends Error {
   }
 }
 
+/** Any value as short text for an error message; never throws (unlike String() on hostile objects). */
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v == null) return `${v}`;
+  return Array.isArray(v) ? 'an array' : `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`;
+}
+
 /** Helpers so that call sites read like the kernel's extack messages. */
 export const einval = (msg: string, attr?: string): OvpnError => new OvpnError('EINVAL', msg, attr);
 export const enoent = (msg: string, attr?: string): OvpnError => new OvpnError('ENOENT', msg, attr);

@@ -4,9 +4,11 @@
  * or `{ "error": { "code", "errno", "msg", "bad-attr" } }` out. Op names are the kernel family's,
  * plus dev-new/dev-del/dev-list and a few helpers a control plane needs (udp-socket, dev-stats).
  */
+
+import { isObject } from '../api/attrs.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import { DROP_REASON_NAMES } from '../datapath/drop-reason.js';
-import { OvpnError } from '../errors/ovpn-error.js';
+import { describe, OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../transport/tcp-socket.js';
@@ -32,12 +34,25 @@ export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: Er
 
 type Handler = (api: OvpnApi, msg: unknown, req: Request) => unknown;
 
-function num(msg: unknown, name: string): number {
-  const v = (msg as Record<string, unknown> | undefined)?.[name];
+/** An integer attribute of an agent helper op, in [min, max]. */
+function num(msg: unknown, name: string, min = 0, max = 0xffffffff): number {
+  const v = isObject(msg) ? msg[name] : undefined;
   if (typeof v !== 'number' || !Number.isInteger(v))
     throw new OvpnError('EINVAL', `missing attribute ${name}`, name);
+  if (v < min || v > max) throw new OvpnError('EINVAL', `${name} out of range (${min}..${max})`, name);
   return v;
 }
+
+/** A text attribute of an agent helper op (undefined when absent). */
+function text(msg: unknown, name: string): string | undefined {
+  const v = isObject(msg) ? msg[name] : undefined;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new OvpnError('EINVAL', `${name} must be text`, name);
+  return v;
+}
+
+const FD_MAX = 0x7fffffff;
+const PORT_MAX = 0xffff;
 
 const HANDLERS: Record<string, Handler> = {
   'dev-new': (api, msg) => api.devNew(msg),
@@ -53,7 +68,12 @@ const HANDLERS: Record<string, Handler> = {
   'key-del': (api, msg) => api.keyDel(msg),
   /** Creates a UDP socket in this process (and so this network namespace); replies with its fd. */
   'udp-socket': (_api, msg) => {
-    const m = (msg ?? {}) as { family?: 4 | 6; port?: number; address?: string; mark?: number };
+    const m = (isObject(msg) ? msg : {}) as {
+      family?: 4 | 6;
+      port?: number;
+      address?: string;
+      mark?: number;
+    };
     return {
       fd: createUdpSocket({
         family: m.family ?? 6,
@@ -66,7 +86,7 @@ const HANDLERS: Record<string, Handler> = {
   },
   /** Closes an fd of this process; if it is an attached socket, its peers go (transport-disconnect). */
   'fd-close': (api, msg) => {
-    const fd = num(msg, 'fd');
+    const fd = num(msg, 'fd', 0, FD_MAX);
     try {
       api.closeSocket(fd);
     } catch {
@@ -75,36 +95,28 @@ const HANDLERS: Record<string, Handler> = {
   },
   /** A listening TCP socket: { family, port } -> { fd }. */
   'tcp-listen': (_api, msg) => {
-    const m = (msg ?? {}) as { family?: 4 | 6; port?: number };
-    return { fd: tcpListen({ family: m.family ?? 6, port: num(msg, 'port') }) };
+    const family = isObject(msg) && msg.family === 4 ? 4 : 6;
+    return { fd: tcpListen({ family, port: num(msg, 'port', 0, PORT_MAX) }) };
   },
   /** Waits for one connection on a listening fd: { fd } -> { fd } of the connection. */
-  'tcp-accept': async (_api, msg) => ({ fd: await tcpAccept(num(msg, 'fd')) }),
+  'tcp-accept': async (_api, msg) => ({ fd: await tcpAccept(num(msg, 'fd', 0, FD_MAX)) }),
   /** Connects: { remote-addr, remote-port } -> { fd }. */
   'tcp-connect': async (_api, msg) => {
-    const addr = (msg as Record<string, unknown> | undefined)?.['remote-addr'];
-    if (typeof addr !== 'string')
-      throw new OvpnError('EINVAL', 'missing attribute remote-addr', 'remote-addr');
-    return { fd: await tcpConnect({ addr, port: num(msg, 'remote-port') }) };
+    const addr = text(msg, 'remote-addr');
+    if (addr === undefined) throw new OvpnError('EINVAL', 'missing attribute remote-addr', 'remote-addr');
+    return { fd: await tcpConnect({ addr, port: num(msg, 'remote-port', 1, PORT_MAX) }) };
   },
   /** Sends a control packet through an attached socket: { ifindex, socket, remote-addr, remote-port, packet }. */
   'control-send': (api, msg) => {
-    const m = (msg ?? {}) as {
-      ifindex?: number;
-      socket?: number;
-      'remote-addr'?: string;
-      'remote-port'?: number;
-      packet?: string;
-    };
-    if (typeof m.ifindex !== 'number') throw new OvpnError('EINVAL', 'missing attribute ifindex', 'ifindex');
-    if (typeof m.socket !== 'number') throw new OvpnError('EINVAL', 'missing attribute socket', 'socket');
-    if (typeof m.packet !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(m.packet)) {
+    const ifindex = num(msg, 'ifindex');
+    const fd = num(msg, 'socket', 0, FD_MAX);
+    const packet = text(msg, 'packet');
+    if (packet === undefined || !/^([0-9a-fA-F]{2})+$/.test(packet)) {
       throw new OvpnError('EINVAL', 'packet must be a non-empty hex string', 'packet');
     }
-    const to =
-      typeof m['remote-addr'] === 'string' && typeof m['remote-port'] === 'number'
-        ? Endpoint.parse(m['remote-addr'], m['remote-port'])
-        : undefined;
+    const addr = text(msg, 'remote-addr');
+    const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, PORT_MAX));
+    const m = { ifindex, socket: fd, packet };
     if (!api.controlSend(m.ifindex, m.socket, to, Buffer.from(m.packet, 'hex'))) {
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
     }
@@ -117,9 +129,9 @@ const HANDLERS: Record<string, Handler> = {
   },
   /** Device counters and drops by cause. */
   'dev-stats': (api, msg) => {
-    const name = (msg as { ifname?: string } | undefined)?.ifname;
+    const name = text(msg, 'ifname');
     const dev = name === undefined ? undefined : api.deviceByName(name);
-    if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${name}`, 'ifname');
+    if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${describe(name)}`, 'ifname');
     const drops: Record<string, number> = {};
     for (let r = 1; r < DROP_REASON_NAMES.length; r++)
       if (dev.drops.counts[r] > 0) drops[DROP_REASON_NAMES[r]] = dev.drops.counts[r];
@@ -132,7 +144,7 @@ export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
   const seq = req?.seq;
   try {
     const h = typeof req?.op === 'string' && Object.hasOwn(HANDLERS, req.op) ? HANDLERS[req.op] : undefined;
-    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${String(req?.op)}`);
+    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${describe(req?.op)}`);
     const reply = await h(api, req.msg, req);
     return { seq, reply: reply ?? null };
   } catch (e) {

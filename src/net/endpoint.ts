@@ -10,7 +10,7 @@
  * sockaddr_in6 (28 bytes): family u16 LE | port u16 BE | flowinfo u32 | addr 16 | scope_id u32 LE
  */
 
-import { einval } from '../errors/ovpn-error.js';
+import { describe, einval } from '../errors/ovpn-error.js';
 import { allocPinned, type PinnedBuffer } from '../sys/address.js';
 import { AF_INET, AF_INET6 } from '../sys/libc.js';
 import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
@@ -48,6 +48,11 @@ export class Endpoint {
   readonly key: string;
 
   private constructor(family: IpFamily, addr: Buffer, port: number, scopeId: number) {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff)
+      throw einval(`not a port: ${describe(port)}`, 'port');
+    if (!Number.isInteger(scopeId) || scopeId < 0 || scopeId > 0xffffffff) {
+      throw einval(`not a scope id: ${describe(scopeId)}`, 'remote-ipv6-scope-id');
+    }
     this.family = family;
     this.addr = addr;
     this.port = port;

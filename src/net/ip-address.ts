@@ -10,8 +10,10 @@ export function parseIPv4(s: string, attr?: string): Buffer {
   if (parts.length !== 4) throw einval(`not an IPv4 address: ${s}`, attr);
   const b = Buffer.alloc(4);
   for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(parts[i]) || Number(parts[i]) > 255)
+    // no leading zeros: inet_aton would read "010" as octal
+    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i]) || Number(parts[i]) > 255) {
       throw einval(`not an IPv4 address: ${s}`, attr);
+    }
     b[i] = Number(parts[i]);
   }
   return b;
@@ -22,17 +24,22 @@ export function parseIPv6(s: string, attr?: string): Buffer {
   const bad = () => einval(`not an IPv6 address: ${s}`, attr);
   let text = s;
   const pct = text.indexOf('%');
-  if (pct >= 0) text = text.slice(0, pct);
+  if (pct >= 0) {
+    // a zone (interface name or index): non-empty, the characters node:net accepts
+    if (!/^[0-9A-Za-z.:-]+$/.test(text.slice(pct + 1))) throw bad();
+    text = text.slice(0, pct);
+  }
   const out = Buffer.alloc(16);
   const halves = text.split('::');
   if (halves.length > 2) throw bad();
-  const groups = (h: string): number[] => {
+  const groups = (h: string, last: boolean): number[] => {
     if (h === '') return [];
     const words: number[] = [];
     const parts = h.split(':');
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
-      if (i === parts.length - 1 && p.includes('.')) {
+      // a dotted quad may only end the whole address
+      if (last && i === parts.length - 1 && p.includes('.')) {
         const v4 = parseIPv4(p, attr);
         words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
       } else {
@@ -42,8 +49,8 @@ export function parseIPv6(s: string, attr?: string): Buffer {
     }
     return words;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1], true) : [];
   if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw bad();
   for (let i = 0; i < head.length; i++) out.writeUInt16BE(head[i], i * 2);
   for (let i = 0; i < tail.length; i++) out.writeUInt16BE(tail[i], 16 - (tail.length - i) * 2);

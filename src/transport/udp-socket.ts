@@ -8,7 +8,7 @@
  * v4-mapped form (which makes the socket IPv4-only). IPv6 text may carry a scope ("fe80::1%eth0").
  */
 import koffi from 'koffi';
-import { ERRNO, type Errno, OvpnError } from '../errors/ovpn-error.js';
+import { describe, ERRNO, type Errno, OvpnError } from '../errors/ovpn-error.js';
 import { parseIPv4, parseIPv6 } from '../net/ip-address.js';
 import {
   AF_INET,
@@ -80,9 +80,15 @@ export function sysError(what: string, e: number): OvpnError {
 export function createUdpSocket(opts: UdpSocketOptions): number {
   const { family, port } = opts;
   if (family !== 4 && family !== 6)
-    throw new OvpnError('EAFNOSUPPORT', `family must be 4 or 6, not ${family}`);
+    throw new OvpnError('EAFNOSUPPORT', `family must be 4 or 6, not ${describe(family)}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new OvpnError('EINVAL', `not a UDP port: ${port}`, 'local-port');
+    throw new OvpnError('EINVAL', `not a UDP port: ${describe(port)}`, 'local-port');
+  if (opts.address !== undefined && typeof opts.address !== 'string') {
+    throw new OvpnError('EINVAL', `the address must be text, not ${describe(opts.address)}`, 'local-ip');
+  }
+  if (opts.mark !== undefined && (!Number.isInteger(opts.mark) || opts.mark < 0 || opts.mark > 0xffffffff)) {
+    throw new OvpnError('EINVAL', `not a socket mark: ${describe(opts.mark)}`, 'mark');
+  }
   const sa = encodeBindAddress(family, port, opts.address);
   const fd = socket(family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) throw sysError('socket', errno());
