@@ -33,6 +33,8 @@ export interface TopologyOptions {
   serverMode?: 'mp' | 'p2p';
   /** Transport protocol; with TCP each client connects to the server's listening socket. */
   proto?: 'udp' | 'tcp';
+  /** SO_MARK of the server's UDP socket. */
+  serverMark?: number;
 }
 
 export interface TunnelNode {
@@ -146,9 +148,11 @@ export class Topology {
     ip(['addr', 'add', `${vpn6}/64`, 'dev', ifname, 'nodad']);
     ip(['link', 'set', ifname, 'up']);
     let fd = -1;
-    if (this.proto === 'udp')
-      fd = (await agent.request<{ fd: number }>('udp-socket', { family: 6, port: this.port })).fd;
-    else if (mode === 'mp' || ifname === 'tun0') {
+    const server = ifname === 'tun0';
+    if (this.proto === 'udp') {
+      const mark = server ? this.opts.serverMark : undefined;
+      fd = (await agent.request<{ fd: number }>('udp-socket', { family: 6, port: this.port, mark })).fd;
+    } else if (server) {
       this.listenFd = (await agent.request<{ fd: number }>('tcp-listen', { family: 6, port: this.port })).fd;
     }
     return { ns, agent, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };

@@ -268,3 +268,46 @@ describe('UDP tunnels with ChaCha20-Poly1305 and AES-128-GCM', { skip }, () => {
     });
   }
 });
+
+describe('UDP tunnels: socket mark and unknown peer-id', { skip }, () => {
+  it("the server socket's SO_MARK applies to tunnel traffic (policy routing by mark)", async () => {
+    const t = await Topology.create({ prefix: 'ovmk', serverMark: 1056, clients: [{ transport: 4 }] });
+    try {
+      const c = t.clients[0];
+      await pingAll(t, c, 3);
+      // packets carrying mark 1056 are routed by table 100, which blackholes the client's network
+      t.lab.exec(t.server.ns, 'ip', ['route', 'add', 'blackhole', '10.10.1.0/24', 'table', '100']);
+      t.lab.exec(t.server.ns, 'ip', ['rule', 'add', 'fwmark', '1056', 'table', '100']);
+      const blocked = await t.ping(t.server.ns, c.vpn4, { count: 3, intervalS: 0.1, deadlineS: 2 });
+      assert.equal(blocked.received, 0, blocked.output);
+      const s = await t.server.agent.request<DevStats & { txPackets: number }>('dev-stats', {
+        ifname: 'tun0',
+      });
+      assert.ok((s.drops['tx-transport'] ?? 0) >= 3, JSON.stringify(s));
+      t.lab.exec(t.server.ns, 'ip', ['rule', 'del', 'fwmark', '1056', 'table', '100']);
+      await pingAll(t, c, 3);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a client sending peer-id 0xFFFFFF is found by its source address', async () => {
+    const t = await Topology.create({ prefix: 'ovun', clients: [{ transport: 4 }, { transport: 6 }] });
+    try {
+      for (const c of t.clients) {
+        await c.agent.request('peer-set', {
+          ifindex: c.ifindex,
+          peer: { id: c.clientPeerId, 'tx-id': 0xffffff },
+        });
+        const at = c.transport === 4 ? 'udp[8:4]' : 'ip6[48:4]';
+        const proto = c.transport === 4 ? 'udp' : 'ip6 and udp';
+        const cap = captureOne(t.lab, c.ns, `v${c.index}c`, `${proto} and ${at} = 0x48ffffff`);
+        await cap.ready;
+        await pingAll(t, c, 3);
+        assert.ok(await cap.done, 'the client did not send peer-id 0xFFFFFF');
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
