@@ -1,11 +1,14 @@
 /** UDP transport of the data plane: socket creation for owners, and the batched transport itself. */
+
+export { UdpTransport, type UdpTransportOptions } from './udp.js';
+export { NAME_SIZE } from './udp-arena.js';
+export type { SourceAddress } from './udp-cmsg.js';
+export { GRO_MIN_SLOT } from './udp-gro.js';
+export { GSO_MAX_SEGMENTS } from './udp-gso.js';
 export {
-  GRO_MIN_SLOT,
-  GSO_MAX_SEGMENTS,
-  NAME_SIZE,
-  type SourceAddress,
+  createUdpSocket,
+  errnoName,
+  sysError,
   UDP_SOCKET_BUFFER,
-  UdpTransport,
-  type UdpTransportOptions,
-} from './udp.js';
-export { createUdpSocket, errnoName, sysError, type UdpSocketOptions } from './udp-socket.js';
+  type UdpSocketOptions,
+} from './udp-socket.js';

@@ -6,6 +6,8 @@
  * IPv6 peers as the kernel selftest client's does (spec ovpn-kernel §5.1). family 4 binds 0.0.0.0:port.
  * An explicit `address` narrows the bind; on a family-6 socket an IPv4 address is bound as its
  * v4-mapped form (which makes the socket IPv4-only). IPv6 text may carry a scope ("fe80::1%eth0").
+ *
+ * Also the checks and settings `UdpTransport.attach` applies to the socket it is given.
  */
 import koffi from 'koffi';
 import { describe, ERRNO, type Errno, OvpnError } from '../errors/ovpn-error.js';
@@ -16,16 +18,29 @@ import {
   bind,
   close,
   errno,
+  getsockname,
+  getsockoptInt,
+  IP_PKTINFO,
+  IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_UDP,
+  IPV6_RECVPKTINFO,
   IPV6_V6ONLY,
   ifNameToIndex,
+  SO_DOMAIN,
   SO_MARK,
+  SO_PROTOCOL,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
   SO_REUSEADDR,
   SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SO_TYPE,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOL_SOCKET,
+  setNonBlocking,
   setsockoptInt,
   socket,
   strerror,
@@ -111,6 +126,65 @@ export function createUdpSocket(opts: UdpSocketOptions): number {
     throw err;
   }
   return fd;
+}
+
+/** Socket buffer size asked for with SO_RCVBUFFORCE/SO_SNDBUFFORCE (the kernel doubles it). */
+export const UDP_SOCKET_BUFFER = 4 << 20;
+
+/** What `prepareUdpSocket` learned about a socket. */
+export interface PreparedUdpSocket {
+  /** Address family of the socket: 4 (AF_INET) or 6 (AF_INET6). */
+  readonly domain: 4 | 6;
+  /** AF_INET6 socket with IPV6_V6ONLY set. */
+  readonly v6Only: boolean;
+}
+
+/**
+ * Readies a UDP socket fd for UdpTransport: makes it non-blocking, turns on pktinfo reception and
+ * raises its buffers to UDP_SOCKET_BUFFER. Throws ENOTSOCK for anything but a UDP socket, or the
+ * closest code of a failed call; the fd stays open and owned by the caller either way.
+ */
+export function prepareUdpSocket(fd: number): PreparedUdpSocket {
+  const type = getsockoptInt(fd, SOL_SOCKET, SO_TYPE);
+  if (type === undefined) {
+    const e = errno();
+    throw new OvpnError('ENOTSOCK', `fd ${fd} is not a socket (${errnoName(e)})`, 'socket');
+  }
+  const proto = getsockoptInt(fd, SOL_SOCKET, SO_PROTOCOL);
+  const dom = getsockoptInt(fd, SOL_SOCKET, SO_DOMAIN);
+  if (type !== SOCK_DGRAM || proto !== IPPROTO_UDP || (dom !== AF_INET && dom !== AF_INET6)) {
+    throw new OvpnError(
+      'ENOTSOCK',
+      `fd ${fd} is not a UDP socket (domain ${dom}, type ${type}, protocol ${proto})`,
+      'socket',
+    );
+  }
+  const domain: 4 | 6 = dom === AF_INET6 ? 6 : 4;
+  if (!setNonBlocking(fd)) throw sysError('fcntl O_NONBLOCK', errno());
+  if (setsockoptInt(fd, IPPROTO_IP, IP_PKTINFO, 1) !== 0 && domain === 4)
+    throw sysError('setsockopt IP_PKTINFO', errno());
+  let v6Only = false;
+  if (domain === 6) {
+    if (setsockoptInt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) !== 0)
+      throw sysError('setsockopt IPV6_RECVPKTINFO', errno());
+    v6Only = getsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY) === 1;
+  }
+  for (const [force, plain] of [
+    [SO_RCVBUFFORCE, SO_RCVBUF],
+    [SO_SNDBUFFORCE, SO_SNDBUF],
+  ]) {
+    if (setsockoptInt(fd, SOL_SOCKET, force, UDP_SOCKET_BUFFER) !== 0)
+      setsockoptInt(fd, SOL_SOCKET, plain, UDP_SOCKET_BUFFER);
+  }
+  return { domain, v6Only };
+}
+
+/** The port socket `fd` is bound to (0 if unbound or on error). */
+export function boundPort(fd: number): number {
+  const sa = Buffer.alloc(32);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(32, 0);
+  return getsockname(fd, sa, len) === 0 ? sa.readUInt16BE(2) : 0;
 }
 
 /** sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes) for bind. */
