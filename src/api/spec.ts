@@ -8,6 +8,9 @@
  * binary as hex strings (or Buffers in process), enums by name (numbers accepted too).
  */
 
+import { CIPHER_ALG_NAMES } from '../crypto/cipher-alg.js';
+import { DEL_REASON_NAMES } from '../peer/del-reason.js';
+
 export type AttrType =
   | { kind: 'u32'; min?: number; max?: number }
   | { kind: 'u16'; min?: number }
@@ -26,14 +29,9 @@ export interface AttrSpec {
   readonly type: AttrType;
 }
 
-export const CIPHER_ALGS = ['none', 'aes-gcm', 'chacha20-poly1305'] as const;
-export const DEL_REASONS = [
-  'teardown',
-  'userspace',
-  'expired',
-  'transport-error',
-  'transport-disconnect',
-] as const;
+/** The enums' YNL names come from the layers that define the values. */
+export const CIPHER_ALGS = CIPHER_ALG_NAMES;
+export const DEL_REASONS = DEL_REASON_NAMES;
 export const KEY_SLOTS = ['primary', 'secondary'] as const;
 export const MODES = ['p2p', 'mp'] as const;
 
