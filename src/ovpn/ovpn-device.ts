@@ -126,7 +126,7 @@ export class OvpnDevice implements DatapathContext {
     });
   }
 
-  /** Takes over the established TCP socket behind `fd` for `peer` (not yet reading: see addPeer). */
+  /** Takes over the established TCP socket behind `fd` (reading starts when its peer is added: addPeer). */
   acquireTcp(fd: number): TcpPeerSocket {
     return acquireTcpSocket(this, fd);
   }
