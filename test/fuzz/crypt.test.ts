@@ -18,36 +18,16 @@ import { KeySlot } from '../../src/keys/key-slot.js';
 import { KeySlotName } from '../../src/keys/key-state.js';
 import { Peer } from '../../src/peer/peer.js';
 import { Stat } from '../../src/peer/stats.js';
-import { PKTID_RECV_EXPIRE_MS, REPLAY_WINDOW_SIZE } from '../../src/pktid/replay.js';
+import { PKTID_RECV_EXPIRE_MS } from '../../src/pktid/replay.js';
 import { allocPinned } from '../../src/sys/address.js';
 import { DATA_V2_OVERHEAD } from '../../src/wire/data-v2.js';
 import { ensure, fuzz, iterations, type Rng, show, summary } from '../support/fuzz-rng.js';
+import { ReplayModel } from '../support/replay-model.js';
 
 const BUF_SIZE = 4096;
 const MAX_LEN = 2000;
 const MAX_OFF = 48;
 const POOL_MAX = 2048;
-
-/** Replay model (spec §3.8), as in replay.test.ts. */
-class ModelWindow {
-  highest = 0;
-  floor = 0;
-  expire = 0;
-  readonly seen = new Set<number>();
-
-  check(p: number, now: number): boolean {
-    if (p === 0) return false;
-    if (now >= this.expire) this.floor = this.highest;
-    const ok =
-      p > this.highest || (this.highest - p < REPLAY_WINDOW_SIZE && p > this.floor && !this.seen.has(p));
-    if (ok) {
-      if (p > this.highest) this.highest = p;
-      this.seen.add(p);
-      this.expire = now + PKTID_RECV_EXPIRE_MS;
-    }
-    return ok;
-  }
-}
 
 interface Original {
   /** The sealed packet as sent. */
@@ -72,7 +52,7 @@ class Session {
   private readonly senderSlot = new Map<KeySlot, Peer>();
   readonly pool: Original[] = [];
   readonly byHead = new Map<string, Original>();
-  readonly models = new Map<KeySlot, ModelWindow>();
+  readonly models = new Map<KeySlot, ReplayModel>();
   readonly events = { keySwapNeeded: () => {}, peerFloated: () => {} };
   now = 0;
   calls = 0;
@@ -94,7 +74,7 @@ class Session {
     if (old !== undefined) this.forget(old);
     this.rx.keys.install(slot, rxKey);
     this.senderSlot.set(rxKey, sender);
-    this.models.set(rxKey, new ModelWindow());
+    this.models.set(rxKey, new ReplayModel());
   }
 
   /**

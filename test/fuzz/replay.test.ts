@@ -12,30 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PKTID_RECV_EXPIRE_MS, REPLAY_WINDOW_SIZE, ReplayWindow } from '../../src/pktid/replay.js';
 import { ensure, eq, fuzz, hex32, iterations, type Rng } from '../support/fuzz-rng.js';
-
-class ModelWindow {
-  highest = 0;
-  floor = 0;
-  expire = 0;
-  readonly seen = new Set<number>();
-
-  check(p: number, now: number): boolean {
-    if (p === 0) return false;
-    if (now >= this.expire) this.floor = this.highest;
-    let ok: boolean;
-    if (p > this.highest) {
-      this.highest = p;
-      ok = true;
-    } else {
-      ok = this.highest - p < REPLAY_WINDOW_SIZE && p > this.floor && !this.seen.has(p);
-    }
-    if (ok) {
-      this.seen.add(p);
-      this.expire = now + PKTID_RECV_EXPIRE_MS;
-    }
-    return ok;
-  }
-}
+import { ReplayModel } from '../support/replay-model.js';
 
 const U32 = 0xffffffff;
 
@@ -111,7 +88,7 @@ describe('fuzz: replay window', () => {
     // One iteration is one sequence on a fresh window (1000 ids on average): the ids add up to `total`.
     const r = fuzz('replay-window', Math.ceil(total / 1000), (rng) => {
       const w = new ReplayWindow();
-      const m = new ModelWindow();
+      const m = new ReplayModel();
       const got = new Set<number>();
       const recent: number[] = [];
       const n = rng.chance(0.2) ? rng.range(1000, 5000) : rng.range(1, 999);
