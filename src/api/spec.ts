@@ -188,7 +188,3 @@ export const OPS: Record<string, OpSpec> = {
 /** Notifications on the `peers` multicast group, with their genl command numbers. */
 export const NOTIFICATIONS = { 'peer-del-ntf': 5, 'key-swap-ntf': 9, 'peer-float-ntf': 11 } as const;
 export type NotificationName = keyof typeof NOTIFICATIONS;
-
-export function attrSpec(set: string, name: string): AttrSpec | undefined {
-  return ATTR_SETS[set]?.find((a) => a.name === name);
-}

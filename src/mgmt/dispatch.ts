@@ -116,8 +116,7 @@ const HANDLERS: Record<string, Handler> = {
     }
     const addr = text(msg, 'remote-addr');
     const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, PORT_MAX));
-    const m = { ifindex, socket: fd, packet };
-    if (!api.controlSend(m.ifindex, m.socket, to, Buffer.from(m.packet, 'hex'))) {
+    if (!api.controlSend(ifindex, fd, to, Buffer.from(packet, 'hex'))) {
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
     }
   },

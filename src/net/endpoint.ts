@@ -133,8 +133,3 @@ export class Endpoint {
     return this.key;
   }
 }
-
-/** "addr:port" key of the sockaddr at `buf[off]`, for transport-address lookups (allocates a string). */
-export function sockaddrKey(buf: Buffer, off: number): string | undefined {
-  return Endpoint.fromSockaddr(buf, off)?.key;
-}

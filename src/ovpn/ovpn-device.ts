@@ -111,10 +111,6 @@ export class OvpnDevice implements DatapathContext {
     }
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Takes a reference on the UDP socket behind the caller's `fd` (see sockets.ts). */
   acquireUdp(fd: number): UdpPeerSocket {
     return acquireUdpSocket(this, fd, this.batchSize, (sock) => {
