@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ovpn-ts needs to build and run, once: npm packages, and the Debian tools the demo,
-# tests and benchmarks drive (iproute2, iputils-ping, iperf3, tcpdump, openssl, openvpn). Safe to run
+# tests and benchmarks drive (iproute2, iputils-ping, iperf3, tcpdump, openssl, openvpn, nftables). Safe to run
 # again: it only installs what is missing. Needs root for the Debian part (the demo and tests do too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v openssl >/dev/null || need+=(openssl)
 command -v openvpn >/dev/null || need+=(openvpn)
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: not root, so not installing ${need[*]} (the netns demo, tests and benchmarks need root anyway)" >&2

@@ -19,7 +19,7 @@ import { type Attrs, get, isObject, parseAttrs } from './attrs.js';
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from './messages.js';
 import { devInfo, devNew, interfaceExists } from './ops/dev.js';
 import { keyDel, keyGet, keyNew, keySwap } from './ops/key.js';
-import { peerDel, peerDump, peerGet, peerNew, peerSet } from './ops/peer.js';
+import { type FdResolver, peerDel, peerDump, peerGet, peerNew, peerSet } from './ops/peer.js';
 import { DEL_REASONS, OPS } from './spec.js';
 
 export type NotificationListener = (n: Notification) => void;
@@ -70,8 +70,13 @@ export class OvpnApi {
    * the data frames (`to` is ignored). Returns false if the socket would not take it.
    */
   controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): boolean {
+    return this.controlSendInode(ifindex, socketInode(fd), to, packet);
+  }
+
+  /** controlSend for the attached socket with identity `inode` (see sockets.ts). */
+  controlSendInode(ifindex: number, inode: string, to: Endpoint | undefined, packet: Buffer): boolean {
     const dev = this.device({ ifindex });
-    const sock = attachedSocket(dev, socketInode(fd));
+    const sock = attachedSocket(dev, inode);
     if (sock === undefined)
       throw new OvpnError('ENOENT', 'that socket is not attached to the device', 'socket');
     if (sock.proto === 'tcp') return sock.transport.sendControl(packet);
@@ -84,13 +89,30 @@ export class OvpnApi {
    * transport-disconnect (the kernel's socket-close hooks, spec §4.7), then `fd` is closed.
    */
   closeSocket(fd: number): void {
-    const inode = socketInode(fd);
+    this.socketClosed(socketInode(fd));
+    close(fd);
+  }
+
+  /**
+   * The socket with identity `inode` (see sockets.ts) was closed by its owner: its peers are removed
+   * with reason transport-disconnect. Returns how many.
+   */
+  socketClosed(inode: string): number {
+    let n = 0;
     for (const dev of this.devices.values()) {
       for (const peer of [...dev.peers.all()]) {
-        if (peer.sock?.inode === inode) dev.removePeer(peer, DelReason.TRANSPORT_DISCONNECT);
+        if (peer.sock?.inode === inode) {
+          dev.removePeer(peer, DelReason.TRANSPORT_DISCONNECT);
+          n++;
+        }
       }
     }
-    close(fd);
+    return n;
+  }
+
+  /** How many devices exist. */
+  get deviceCount(): number {
+    return this.devices.size;
   }
 
   private emit(n: Notification): void {
@@ -172,9 +194,10 @@ export class OvpnApi {
 
   // ---- peers --------------------------------------------------------------------------------------
 
-  peerNew(msg: unknown): void {
+  /** peer-new; `fdOf` maps the `socket` attribute to an fd of this process (default: it is one). */
+  peerNew(msg: unknown, fdOf?: FdResolver): void {
     const { dev, nest } = this.resolve('peer-new', msg);
-    peerNew(dev, nest);
+    peerNew(dev, nest, fdOf);
   }
 
   peerSet(msg: unknown): void {

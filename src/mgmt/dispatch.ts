@@ -1,6 +1,6 @@
 /**
  * One request/reply protocol over the in-process API, shared by every management front end (the
- * stdio agent now, the ovpnd socket later): `{ "op": "peer-new", "msg": { ... } }` in, `{ "reply": ... }`
+ * stdio agent and the ovpnd socket): `{ "op": "peer-new", "msg": { ... } }` in, `{ "reply": ... }`
  * or `{ "error": { "code", "errno", "msg", "bad-attr" } }` out. Op names are the kernel family's,
  * plus dev-new/dev-del/dev-list and a few helpers a control plane needs (udp-socket, dev-stats).
  */
@@ -32,10 +32,10 @@ export interface ErrorReply {
 
 export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: ErrorReply };
 
-type Handler = (api: OvpnApi, msg: unknown, req: Request) => unknown;
+export type Handler = (api: OvpnApi, msg: unknown, req: Request) => unknown;
 
 /** An integer attribute of an agent helper op, in [min, max]. */
-function num(msg: unknown, name: string, min = 0, max = 0xffffffff): number {
+export function num(msg: unknown, name: string, min = 0, max = 0xffffffff): number {
   const v = isObject(msg) ? msg[name] : undefined;
   if (typeof v !== 'number' || !Number.isInteger(v))
     throw new OvpnError('EINVAL', `missing attribute ${name}`, name);
@@ -44,7 +44,7 @@ function num(msg: unknown, name: string, min = 0, max = 0xffffffff): number {
 }
 
 /** A text attribute of an agent helper op (undefined when absent). */
-function text(msg: unknown, name: string): string | undefined {
+export function text(msg: unknown, name: string): string | undefined {
   const v = isObject(msg) ? msg[name] : undefined;
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new OvpnError('EINVAL', `${name} must be text`, name);
@@ -54,7 +54,8 @@ function text(msg: unknown, name: string): string | undefined {
 const FD_MAX = 0x7fffffff;
 const PORT_MAX = 0xffff;
 
-const HANDLERS: Record<string, Handler> = {
+/** The API operations and the read-only helpers: synchronous, and shared by the agent and ovpnd. */
+export const API_HANDLERS: Record<string, Handler> = {
   'dev-new': (api, msg) => api.devNew(msg),
   'dev-del': (api, msg) => api.devDel(msg),
   'dev-list': (api) => api.devList(),
@@ -66,6 +67,30 @@ const HANDLERS: Record<string, Handler> = {
   'key-get': (api, msg) => api.keyGet(msg),
   'key-swap': (api, msg) => api.keySwap(msg),
   'key-del': (api, msg) => api.keyDel(msg),
+  /** This process's memory use (after a full GC when node runs with --expose-gc). */
+  mem: () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    return { rss: m.rss, 'heap-used': m.heapUsed, external: m.external, 'array-buffers': m.arrayBuffers };
+  },
+  /** Device counters and drops by cause. */
+  'dev-stats': (api, msg) => {
+    const name = text(msg, 'ifname');
+    const dev = name === undefined ? undefined : api.deviceByName(name);
+    if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${describe(name)}`, 'ifname');
+    const drops: Record<string, number> = {};
+    for (let r = 1; r < DROP_REASON_NAMES.length; r++)
+      if (dev.drops.counts[r] > 0) drops[DROP_REASON_NAMES[r]] = dev.drops.counts[r];
+    return { ...dev.counters, 'rx-dropped': dev.drops.rxDropped, 'tx-dropped': dev.drops.txDropped, drops };
+  },
+};
+
+/**
+ * The stdio agent's extra helpers: it runs inside the namespace for a test or demo that lives outside,
+ * so it makes the sockets itself and the fds are its own.
+ */
+const AGENT_HANDLERS: Record<string, Handler> = {
+  ...API_HANDLERS,
   /** Creates a UDP socket in this process (and so this network namespace); replies with its fd. */
   'udp-socket': (_api, msg) => {
     const m = (isObject(msg) ? msg : {}) as {
@@ -120,29 +145,16 @@ const HANDLERS: Record<string, Handler> = {
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
     }
   },
-  /** This process's memory use (after a full GC when node runs with --expose-gc). */
-  mem: () => {
-    (globalThis as { gc?: () => void }).gc?.();
-    const m = process.memoryUsage();
-    return { rss: m.rss, 'heap-used': m.heapUsed, external: m.external, 'array-buffers': m.arrayBuffers };
-  },
-  /** Device counters and drops by cause. */
-  'dev-stats': (api, msg) => {
-    const name = text(msg, 'ifname');
-    const dev = name === undefined ? undefined : api.deviceByName(name);
-    if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${describe(name)}`, 'ifname');
-    const drops: Record<string, number> = {};
-    for (let r = 1; r < DROP_REASON_NAMES.length; r++)
-      if (dev.drops.counts[r] > 0) drops[DROP_REASON_NAMES[r]] = dev.drops.counts[r];
-    return { ...dev.counters, 'rx-dropped': dev.drops.rxDropped, 'tx-dropped': dev.drops.txDropped, drops };
-  },
 };
 
 /** Runs one request against `api`; never throws or rejects. */
 export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
   const seq = req?.seq;
   try {
-    const h = typeof req?.op === 'string' && Object.hasOwn(HANDLERS, req.op) ? HANDLERS[req.op] : undefined;
+    const h =
+      typeof req?.op === 'string' && Object.hasOwn(AGENT_HANDLERS, req.op)
+        ? AGENT_HANDLERS[req.op]
+        : undefined;
     if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${describe(req?.op)}`);
     const reply = await h(api, req.msg, req);
     return { seq, reply: reply ?? null };

@@ -102,6 +102,11 @@ export function attachedSocket(owner: object, inode: string): PeerSocket | undef
   return a !== undefined && a.owner === owner ? a.sock : undefined;
 }
 
+/** Whether any device still uses the socket with this inode. */
+export function isSocketAttached(inode: string): boolean {
+  return attached.has(inode);
+}
+
 /** Drops one reference; the last one closes our dup of the socket. */
 export function releaseSocket(sock: PeerSocket): void {
   if (sock.refs <= 0) return;

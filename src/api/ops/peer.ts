@@ -109,15 +109,22 @@ function modify(dev: OvpnDevice, peer: Peer, p: Attrs): void {
     peer.setKeepalive(interval, timeout, dev.clock.nowMs());
 }
 
-export function peerNew(dev: OvpnDevice, p: Attrs): void {
+/**
+ * Resolves the `socket` attribute to an fd of this process (the kernel looks it up in the caller's fd
+ * table): identity in-process; the daemon maps it to the fd passed with the request. Throws ENOTSOCK.
+ */
+export type FdResolver = (socket: number) => number;
+
+export function peerNew(dev: OvpnDevice, p: Attrs, fdOf: FdResolver = (s) => s): void {
   precheck(dev, p);
-  const fd = required(get.u32(p, 'socket'), 'socket');
+  const socketAttr = required(get.u32(p, 'socket'), 'socket');
   const { v4, v6 } = vpnAddrs(p);
   if (dev.mode === 'mp' && (v4 ?? 0) === 0 && (v6 ?? null) === null) {
     throw einval('an MP peer needs a VPN address', 'vpn-ipv4');
   }
   const id = get.u32(p, 'id')!;
   const peer = new Peer(id, get.u32(p, 'tx-id') ?? id);
+  const fd = fdOf(socketAttr);
   const proto = socketProtocol(fd);
   const hasRemote = endpointOf(p) !== undefined;
   if (proto === 'udp' && !hasRemote) throw einval('a UDP socket needs a remote address', 'remote-ipv4');

@@ -1,0 +1,303 @@
+/**
+ * The TypeScript client of ovpnd (docs/ovpnd.md): the operations of the in-process API
+ * (api/ovpn-api.ts) with the same message shapes and error codes, as promises, plus notifications,
+ * control packets and socket handover by SCM_RIGHTS.
+ *
+ *   const c = await OvpndClient.connect({ start: true });
+ *   const { ifindex } = await c.devNew({ ifname: 'tun0', mode: 'mp' });
+ *   await c.peerNew({ ifindex, peer: { id: 1, socket: fd, 'remote-ipv4': '10.0.0.2', ... } });
+ *
+ * `socket` in peer-new is this process's own fd: the client passes that fd along with the request,
+ * as the kernel resolves it in the caller's fd table. The daemon keeps using the socket for as long
+ * as this connection stays open; closing the connection removes the peers it handed over.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
+import type { ErrorReply } from '../mgmt/dispatch.js';
+import {
+  type ApiOps,
+  type ControlPacketEvent,
+  type ControlSendMsg,
+  type DaemonInfo,
+  OVPND_SOCKET,
+  type RemoteApiOps,
+  type WireEvent,
+} from '../mgmt/protocol.js';
+import { close, fcntl } from '../sys/libc.js';
+import { inNetns } from '../sys/netns.js';
+import { type FdWatcher, watchFd } from '../sys/poll.js';
+import { recvMessage, SyscallError, sendMessage, seqpacketConnect } from '../sys/unix-seqpacket.js';
+
+/** The daemon refused a request: `code` is the errno name (EINVAL, ENOENT, ...). */
+export class OvpndError extends Error {
+  constructor(readonly reply: ErrorReply) {
+    super(`${reply.code}: ${reply.msg}`);
+    this.name = 'OvpndError';
+  }
+  get code(): string {
+    return this.reply.code;
+  }
+  get errno(): number {
+    return this.reply.errno;
+  }
+}
+
+export interface ConnectOptions {
+  /** `ip netns` name of the namespace whose daemon to use (default: this process's namespace). */
+  netns?: string;
+  /** Start a daemon there if none runs (as the first device-creating command does). */
+  start?: boolean;
+  /** How long to wait for a daemon that is starting, in ms (default 10 s). */
+  timeoutMs?: number;
+  /** Abstract socket name (default OVPND_SOCKET); for tests that run a private daemon. */
+  socketName?: string;
+}
+
+const OVPND = fileURLToPath(new URL('../cli/ovpnd.js', import.meta.url));
+const ECONNREFUSED = 111;
+const F_GETFD = 1;
+const ENOENT = 2;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  items?: unknown[];
+}
+
+export class OvpndClient implements RemoteApiOps {
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly out: { data: Buffer; fds: number[] }[] = [];
+  private readonly watcher: FdWatcher;
+  private readonly eventListeners = new Set<(e: WireEvent) => void>();
+  private isClosed = false;
+  private resolveClosed!: () => void;
+  /** Settles when the connection is gone (closed here, or by the daemon). */
+  readonly closed = new Promise<void>((r) => {
+    this.resolveClosed = r;
+  });
+
+  private constructor(readonly fd: number) {
+    this.watcher = watchFd(fd, { readable: true, writable: false }, (ev) => {
+      if (ev.writable) this.flush();
+      if (ev.readable || ev.disconnect) this.drain();
+    });
+  }
+
+  /** Connects to the daemon of a network namespace, starting it first if asked to and needed. */
+  static async connect(opts: ConnectOptions = {}): Promise<OvpndClient> {
+    const name = opts.socketName ?? OVPND_SOCKET;
+    const attempt = () =>
+      opts.netns === undefined ? seqpacketConnect(name) : inNetns(opts.netns, () => seqpacketConnect(name));
+    const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+    let started = false;
+    for (;;) {
+      try {
+        return new OvpndClient(attempt());
+      } catch (e) {
+        const absent = e instanceof SyscallError && (e.errno === ECONNREFUSED || e.errno === ENOENT);
+        if (!absent || !opts.start) {
+          if (absent)
+            throw new Error(
+              `no ovpnd runs in ${opts.netns === undefined ? 'this network namespace' : `netns ${opts.netns}`}`,
+            );
+          throw e;
+        }
+        if (!started) {
+          startDaemon(opts.netns, opts.socketName);
+          started = true;
+        }
+        if (Date.now() > deadline) throw new Error('ovpnd did not start in time');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  }
+
+  // ---- the API ------------------------------------------------------------------------------------
+
+  devNew(msg: unknown): Promise<DevInfo> {
+    return this.request('dev-new', msg);
+  }
+  devDel(msg: unknown): Promise<void> {
+    return this.request('dev-del', msg);
+  }
+  devList(): Promise<DevInfo[]> {
+    return this.request('dev-list');
+  }
+  /**
+   * peer-new. The fd in `msg.peer.socket` (or `fd` when given: then `socket` may name it differently)
+   * is passed to the daemon with the request.
+   */
+  peerNew(msg: unknown, fd?: number): Promise<void> {
+    const s = (msg as { peer?: { socket?: unknown } } | undefined)?.peer?.socket;
+    const pass = fd ?? (typeof s === 'number' && Number.isInteger(s) && s >= 0 ? s : undefined);
+    // An fd that is not open here is not passed: the daemon then answers ENOTSOCK, after the
+    // attribute checks, as the kernel does for an fd missing from the caller's table.
+    const open = pass !== undefined && pass <= 0x7fffffff && fcntl(pass, F_GETFD, 0) >= 0;
+    return this.request('peer-new', msg, { fds: open ? [pass] : [] });
+  }
+  peerSet(msg: unknown): Promise<void> {
+    return this.request('peer-set', msg);
+  }
+  peerGet(msg: unknown): Promise<PeerInfo> {
+    return this.request('peer-get', msg);
+  }
+  peerDump(msg: unknown): Promise<PeerInfo[]> {
+    return this.request('peer-get', msg, { dump: true });
+  }
+  peerDel(msg: unknown): Promise<void> {
+    return this.request('peer-del', msg);
+  }
+  keyNew(msg: unknown): Promise<void> {
+    return this.request('key-new', msg);
+  }
+  keyGet(msg: unknown): Promise<KeyInfo> {
+    return this.request('key-get', msg);
+  }
+  keySwap(msg: unknown): Promise<void> {
+    return this.request('key-swap', msg);
+  }
+  keyDel(msg: unknown): Promise<void> {
+    return this.request('key-del', msg);
+  }
+
+  /** Sends a control packet through a socket this connection handed over. */
+  controlSend(msg: ControlSendMsg): Promise<void> {
+    return this.request('control-send', msg);
+  }
+
+  /** Joins the `peers` multicast group: notifications then reach `onNotification` listeners. */
+  subscribe(group = 'peers'): Promise<void> {
+    return this.request('subscribe', { group });
+  }
+
+  daemonInfo(): Promise<DaemonInfo> {
+    return this.request('daemon-info');
+  }
+
+  /** Every event: notifications (once subscribed) and control packets. Returns an unsubscribe. */
+  onEvent(cb: (e: WireEvent) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => this.eventListeners.delete(cb);
+  }
+
+  onNotification(cb: (n: Notification) => void): () => void {
+    return this.onEvent((e) => {
+      if (e.name !== 'control-packet') cb(e);
+    });
+  }
+
+  onControl(cb: (m: ControlPacketEvent['msg']) => void): () => void {
+    return this.onEvent((e) => {
+      if (e.name === 'control-packet') cb(e.msg);
+    });
+  }
+
+  /**
+   * Sends one request and resolves with its reply (a dump: every object, in order). Rejects with
+   * OvpndError when the daemon refuses it, or Error when the connection is gone.
+   */
+  request<T = unknown>(op: string, msg?: unknown, opts: { dump?: boolean; fds?: number[] } = {}): Promise<T> {
+    if (this.isClosed) return Promise.reject(new Error('ovpnd connection is closed'));
+    const seq = ++this.seq;
+    const body = Buffer.from(JSON.stringify({ op, msg, seq, dump: opts.dump || undefined }));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        items: opts.dump ? [] : undefined,
+      });
+      this.out.push({ data: body, fds: opts.fds ?? [] });
+      this.flush();
+    });
+  }
+
+  /** Closes the connection; pending requests fail. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.watcher.close();
+    close(this.fd);
+    for (const p of this.pending.values()) p.reject(new Error('ovpnd connection closed'));
+    this.pending.clear();
+    this.out.length = 0;
+    this.resolveClosed();
+  }
+
+  // ---- I/O ----------------------------------------------------------------------------------------
+
+  private flush(): void {
+    try {
+      while (this.out.length > 0) {
+        const m = this.out[0];
+        if (!sendMessage(this.fd, m.data, m.fds)) break;
+        this.out.shift();
+      }
+    } catch {
+      this.close();
+      return;
+    }
+    if (!this.isClosed) this.watcher.update({ readable: true, writable: this.out.length > 0 });
+  }
+
+  private drain(): void {
+    while (!this.isClosed) {
+      const r = recvMessage(this.fd);
+      if (r.kind === 'again') return;
+      if (r.kind === 'eof') {
+        this.close();
+        return;
+      }
+      if (r.kind === 'oversized') continue;
+      for (const f of r.fds) close(f); // the daemon never sends fds
+      this.onMessage(r.data);
+    }
+  }
+
+  private onMessage(data: Buffer): void {
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (typeof m.name === 'string') {
+      for (const cb of this.eventListeners) cb(m as unknown as WireEvent);
+      return;
+    }
+    const seq = typeof m.seq === 'number' ? m.seq : undefined;
+    const p = seq === undefined ? undefined : this.pending.get(seq);
+    if (p === undefined || seq === undefined) return;
+    if ('dump' in m && p.items !== undefined) {
+      p.items.push(m.dump);
+      return;
+    }
+    this.pending.delete(seq);
+    if (m.error !== undefined) p.reject(new OvpndError(m.error as ErrorReply));
+    else if (p.items !== undefined) p.resolve(p.items);
+    else p.resolve(m.reply);
+  }
+}
+
+/** Starts ovpnd in the background (in netns `netns` when given); it outlives this process. */
+export function startDaemon(netns?: string, socketName?: string): void {
+  // --expose-gc: the `mem` op then reports memory after a full collection.
+  const args = ['--expose-gc', OVPND, ...(socketName === undefined ? [] : ['--socket', socketName])];
+  const log = process.env.OVPND_LOG;
+  const fd = log === undefined ? 'ignore' : openSync(log, 'a');
+  const child =
+    netns === undefined
+      ? spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] })
+      : spawn('ip', ['netns', 'exec', netns, process.execPath, ...args], {
+          detached: true,
+          stdio: ['ignore', fd, fd],
+        });
+  if (typeof fd === 'number') closeSync(fd);
+  child.unref();
+}
+
+// The in-process API and this client must offer the same operations.
+type _SameOps = keyof ApiOps extends keyof OvpndClient ? true : never;
+export const sameOps: _SameOps = true;

@@ -1,0 +1,270 @@
+/**
+ * ovpnd: the management daemon of one network namespace (docs/ovpnd.md). It owns the namespace's
+ * ovpn-ts devices (one OvpnApi) and serves the management protocol of mgmt/protocol.ts on an abstract
+ * Unix socket, to root only. It takes over the sockets control planes hand it with peer-new, sends
+ * their control packets back to the connection that handed them over, and treats that connection
+ * closing as the sockets being closed. It exits when it has neither devices nor clients, and when its
+ * namespace is deleted.
+ */
+import { OvpnApi } from '../api/ovpn-api.js';
+import { einval, OvpnError } from '../errors/ovpn-error.js';
+import {
+  API_HANDLERS,
+  type ErrorReply,
+  type Handler,
+  num,
+  type Request,
+  text,
+  toErrorReply,
+} from '../mgmt/dispatch.js';
+import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
+import { Endpoint } from '../net/endpoint.js';
+import { isSocketAttached, socketInode } from '../ovpn/sockets.js';
+import { close } from '../sys/libc.js';
+import { type FdWatcher, watchFd } from '../sys/poll.js';
+import { peerCred, seqpacketAccept, seqpacketListen } from '../sys/unix-seqpacket.js';
+import { Connection, type ConnectionHandler } from './connection.js';
+import { type NetnsWatch, watchNetns } from './netns-watch.js';
+import { SocketOwners } from './socket-owners.js';
+
+export interface OvpndOptions {
+  /** Abstract socket name (default OVPND_SOCKET). */
+  socketName?: string;
+  /** Most clients connected at once; more are refused with EUSERS. */
+  maxClients?: number;
+  /** How long an idle daemon (no device, no client) waits before exiting, in ms. */
+  idleMs?: number;
+  /** How long a fresh daemon waits for its first client, in ms. */
+  startGraceMs?: number;
+  /** Called once the daemon has shut down (the CLI exits the process). */
+  onExit?: (why: string) => void;
+  log?: (line: string) => void;
+}
+
+/** A daemon op: runs synchronously for one request of one connection. */
+type DaemonHandler = (ctx: { conn: Connection; msg: unknown; req: Request; fds: number[] }) => unknown;
+
+const MAX_FD_ATTR = 0x7fffffff;
+
+export class Ovpnd {
+  readonly api = new OvpnApi();
+  private readonly listenFd: number;
+  private readonly listenWatch: FdWatcher;
+  private readonly conns = new Set<Connection>();
+  private readonly owners = new SocketOwners<Connection>();
+  private readonly netns: NetnsWatch;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private droppedEvents = 0;
+  private readonly log: (line: string) => void;
+  private readonly handlers: Record<string, DaemonHandler>;
+
+  /** Binds the socket; throws SyscallError EADDRINUSE when a daemon already serves this namespace. */
+  constructor(private readonly opts: OvpndOptions = {}) {
+    this.log = opts.log ?? (() => {});
+    this.listenFd = seqpacketListen(opts.socketName ?? OVPND_SOCKET);
+    this.listenWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.accept());
+    const conn: ConnectionHandler = {
+      message: (c, data, fds) => this.onMessage(c, data, fds),
+      oversized: (c) => c.reply({ error: err('EMSGSIZE', 90, 'message too large; dropped') }),
+      closed: (c) => this.onClosed(c),
+    };
+    this.connHandler = conn;
+    this.api.subscribe((n) => {
+      const json = JSON.stringify(n satisfies WireEvent);
+      for (const c of this.conns) if (c.subscribed && !c.event(json)) this.droppedEvents++;
+    });
+    this.api.onControl((m) => {
+      const h = this.owners.owner(m.socket);
+      const ev: WireEvent = {
+        name: 'control-packet',
+        msg: {
+          ifindex: m.ifindex,
+          socket: h?.socket ?? -1,
+          'remote-addr': m['remote-addr'],
+          'remote-port': m['remote-port'],
+          packet: m.packet.toString('hex'),
+        },
+      };
+      if (h === undefined || !h.conn.event(JSON.stringify(ev))) this.droppedEvents++;
+    });
+    this.handlers = this.daemonHandlers();
+    this.netns = watchNetns((name) => this.shutdown(`network namespace ${name} was deleted`));
+    this.scheduleIdleCheck(opts.startGraceMs ?? 10_000);
+    this.log(`ovpnd ${process.pid} serving${this.netns.name ? ` netns ${this.netns.name}` : ''}`);
+  }
+
+  private readonly connHandler: ConnectionHandler;
+
+  /** Deletes every device (peers torn down, with notifications), closes every client, and stops. */
+  shutdown(why: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.log(`ovpnd ${process.pid} exiting: ${why}`);
+    clearTimeout(this.idleTimer);
+    this.netns.stop();
+    this.api.close();
+    this.listenWatch.close();
+    close(this.listenFd);
+    for (const c of [...this.conns]) c.close();
+    this.opts.onExit?.(why);
+  }
+
+  // ---- clients ------------------------------------------------------------------------------------
+
+  private accept(): void {
+    for (;;) {
+      let fd: number | undefined;
+      try {
+        fd = seqpacketAccept(this.listenFd);
+      } catch (e) {
+        this.log(`accept: ${(e as Error).message}`);
+        return;
+      }
+      if (fd === undefined) return;
+      let cred: { pid: number; uid: number };
+      try {
+        cred = peerCred(fd);
+      } catch {
+        close(fd);
+        continue;
+      }
+      const conn = new Connection(fd, cred.pid, this.connHandler);
+      if (cred.uid !== 0) {
+        conn.reply({ error: err('EPERM', 1, 'only root may manage ovpn devices') });
+        conn.close();
+        continue;
+      }
+      if (this.conns.size >= (this.opts.maxClients ?? 256)) {
+        conn.reply({ error: err('EUSERS', 87, 'too many ovpnd clients') });
+        conn.close();
+        continue;
+      }
+      this.conns.add(conn);
+      clearTimeout(this.idleTimer);
+    }
+  }
+
+  private onClosed(conn: Connection): void {
+    if (!this.conns.delete(conn)) return;
+    this.droppedEvents += conn.droppedEvents;
+    // The connection was the handed-over sockets' last reference: closing it closes them.
+    for (const inode of this.owners.removeConn(conn)) this.api.socketClosed(inode);
+    this.scheduleIdleCheck(this.opts.idleMs ?? 300);
+  }
+
+  private scheduleIdleCheck(ms: number): void {
+    clearTimeout(this.idleTimer);
+    if (this.stopped) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.conns.size === 0 && this.api.deviceCount === 0) this.shutdown('no devices and no clients');
+    }, ms);
+  }
+
+  // ---- requests -----------------------------------------------------------------------------------
+
+  private onMessage(conn: Connection, data: Buffer, fds: number[]): void {
+    let req: Request;
+    try {
+      req = JSON.parse(data.toString('utf8')) as Request;
+    } catch {
+      for (const f of fds) close(f);
+      conn.reply({ error: err('EINVAL', 22, 'the message is not JSON') });
+      return;
+    }
+    const seq = typeof req === 'object' && req !== null && typeof req.seq === 'number' ? req.seq : undefined;
+    try {
+      if (typeof req !== 'object' || req === null || Array.isArray(req))
+        throw einval('a request must be a JSON object');
+      const h =
+        typeof req.op === 'string' && Object.hasOwn(this.handlers, req.op)
+          ? this.handlers[req.op]
+          : undefined;
+      if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${JSON.stringify(req.op)}`);
+      if (fds.length > 0 && req.op !== 'peer-new')
+        throw einval('file descriptors may only be passed with peer-new');
+      const reply = h({ conn, msg: req.msg, req, fds });
+      if (req.op === 'peer-get' && req.dump === true && Array.isArray(reply)) {
+        for (const item of reply) conn.reply({ seq, dump: item });
+        conn.reply({ seq, done: true });
+      } else conn.reply({ seq, reply: reply ?? null });
+    } catch (e) {
+      conn.reply({ seq, error: toErrorReply(e) });
+    } finally {
+      for (const f of fds) close(f);
+    }
+    if (req?.op === 'dev-del') this.scheduleIdleCheck(this.opts.idleMs ?? 300);
+  }
+
+  private daemonHandlers(): Record<string, DaemonHandler> {
+    const api = this.api;
+    const fromApi = (h: Handler): DaemonHandler => {
+      return ({ msg, req }) => {
+        const r = h(api, msg, req);
+        if (r instanceof Promise) throw new Error('internal: asynchronous handler in ovpnd');
+        return r;
+      };
+    };
+    const handlers: Record<string, DaemonHandler> = {};
+    for (const [op, h] of Object.entries(API_HANDLERS)) handlers[op] = fromApi(h);
+    handlers['peer-new'] = ({ conn, msg, fds }) => this.peerNew(conn, msg, fds);
+    handlers['control-send'] = ({ conn, msg }) => this.controlSend(conn, msg);
+    handlers.subscribe = ({ conn, msg }) => {
+      const group = text(msg, 'group') ?? 'peers';
+      if (group !== 'peers')
+        throw new OvpnError('ENOENT', `no multicast group ${JSON.stringify(group)}`, 'group');
+      conn.subscribed = true;
+    };
+    handlers.unsubscribe = ({ conn }) => {
+      conn.subscribed = false;
+    };
+    handlers['daemon-info'] = (): DaemonInfo => ({
+      pid: process.pid,
+      netns: this.netns.name ?? null,
+      devices: api.deviceCount,
+      clients: this.conns.size,
+      'dropped-events': this.droppedEvents + [...this.conns].reduce((n, c) => n + c.droppedEvents, 0),
+    });
+    return handlers;
+  }
+
+  /**
+   * peer-new with the socket passed by SCM_RIGHTS: the `socket` attribute names the caller's fd, and
+   * the fd that came with the request is the socket (none passed: ENOTSOCK, as an fd not open in the
+   * caller would be). On success the connection becomes the socket's owner.
+   */
+  private peerNew(conn: Connection, msg: unknown, fds: number[]): void {
+    if (fds.length > 1) throw einval('peer-new takes one socket', 'socket');
+    let given: number | undefined;
+    this.api.peerNew(msg, (socket) => {
+      given = socket;
+      if (fds.length === 0)
+        throw new OvpnError('ENOTSOCK', `no file descriptor was passed for socket ${socket}`, 'socket');
+      return fds[0];
+    });
+    if (given !== undefined && fds.length === 1) {
+      this.owners.prune(isSocketAttached);
+      this.owners.add(socketInode(fds[0]), conn, given);
+    }
+  }
+
+  /** control-send through a socket this connection handed over, named by its `socket` number. */
+  private controlSend(conn: Connection, msg: unknown): void {
+    const ifindex = num(msg, 'ifindex');
+    const socket = num(msg, 'socket', 0, MAX_FD_ATTR);
+    const packet = text(msg, 'packet');
+    if (packet === undefined || !/^([0-9a-fA-F]{2})+$/.test(packet))
+      throw einval('packet must be a non-empty hex string', 'packet');
+    const addr = text(msg, 'remote-addr');
+    const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, 0xffff));
+    const inode = this.owners.inodeOf(conn, socket);
+    if (inode === undefined)
+      throw new OvpnError('ENOENT', `this connection handed over no socket ${socket}`, 'socket');
+    if (!this.api.controlSendInode(ifindex, inode, to, Buffer.from(packet, 'hex')))
+      throw new OvpnError('EAGAIN', 'the socket did not take the packet');
+  }
+}
+
+function err(code: string, errno: number, msg: string): ErrorReply {
+  return { code, errno, msg };
+}

@@ -1,0 +1,89 @@
+/**
+ * The ovpnd management protocol (docs/ovpnd.md): the wire shapes shared by the daemon and its
+ * clients. One JSON object per SOCK_SEQPACKET message on the abstract Unix socket OVPND_SOCKET of
+ * the daemon's network namespace.
+ *
+ *   request   {"op": "peer-new", "msg": {...}, "seq": 7, "dump": false}   (+ SCM_RIGHTS fd for peer-new)
+ *   reply     {"seq": 7, "reply": ...}  or  {"seq": 7, "error": {"code", "errno", "msg", "bad-attr"}}
+ *   dump      {"seq": 7, "dump": {...}} once per object, then {"seq": 7, "done": true}
+ *   event     {"name": "peer-del-ntf" | "key-swap-ntf" | "peer-float-ntf" | "control-packet", "msg": {...}}
+ */
+import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
+import type { ErrorReply } from './dispatch.js';
+
+/** Abstract socket name (without the leading NUL); one per network namespace. */
+export const OVPND_SOCKET = 'ovpn-ts/ovpnd';
+
+export interface WireRequest {
+  op: string;
+  msg?: unknown;
+  seq?: number;
+  dump?: boolean;
+}
+
+/** A control packet as delivered to the client that handed the socket over. */
+export interface ControlPacketEvent {
+  name: 'control-packet';
+  msg: {
+    ifindex: number;
+    /** The `socket` number the client gave in peer-new (its own fd number). */
+    socket: number;
+    'remote-addr': string;
+    'remote-port': number;
+    /** The packet, hex; on TCP one whole frame, 2-byte length included. */
+    packet: string;
+  };
+}
+
+export type WireEvent = Notification | ControlPacketEvent;
+
+export type WireMessage =
+  | { seq?: number; reply: unknown }
+  | { seq?: number; error: ErrorReply }
+  | { seq?: number; dump: unknown }
+  | { seq?: number; done: true }
+  | WireEvent;
+
+/** What a control plane sends with control-send. */
+export interface ControlSendMsg {
+  ifindex: number;
+  socket: number;
+  'remote-addr'?: string;
+  'remote-port'?: number;
+  /** hex */
+  packet: string;
+}
+
+/** Facts about the daemon (op `daemon-info`). */
+export interface DaemonInfo {
+  pid: number;
+  netns: string | null;
+  devices: number;
+  clients: number;
+  'dropped-events': number;
+}
+
+/**
+ * The in-process API (api/ovpn-api.ts) as seen through the daemon: the same operations, message
+ * shapes and errors, asynchronous. `OvpnApi` satisfies `ApiOps`; the client implements `RemoteApiOps`.
+ */
+export interface ApiOps {
+  devNew(msg: unknown): DevInfo;
+  devDel(msg: unknown): void;
+  devList(): DevInfo[];
+  peerNew(msg: unknown): void;
+  peerSet(msg: unknown): void;
+  peerGet(msg: unknown): PeerInfo;
+  peerDump(msg: unknown): PeerInfo[];
+  peerDel(msg: unknown): void;
+  keyNew(msg: unknown): void;
+  keyGet(msg: unknown): KeyInfo;
+  keySwap(msg: unknown): void;
+  keyDel(msg: unknown): void;
+}
+
+export type RemoteApiOps = {
+  [K in keyof ApiOps]: (...a: Parameters<ApiOps[K]>) => Promise<ReturnType<ApiOps[K]>>;
+};
+
+export type { ControlMessage };
