@@ -3,7 +3,7 @@
  * polling: libuv's epoll tells us when the fd is readable or writable and we drain it until EAGAIN.
  *
  * koffi 3.3.4 calls the callback as `(status, events)` although its typings declare `(events)`; this
- * wrapper hides that.
+ * wrapper hides that, and turns an error status into readiness (see below).
  */
 import koffi from 'koffi';
 
@@ -25,13 +25,24 @@ export function watchFd(
   events: { readable: boolean; writable: boolean },
   cb: (ev: PollEvents) => void,
 ): FdWatcher {
-  const handler = ((_status: number, ev: PollEvents) => cb(ev)) as unknown as (ev: PollEvents) => void;
+  // On an error condition (EPOLLERR: e.g. a connection reset) libuv stops the watcher and reports a
+  // negative status with no events. We report it as everything ready, so that the owner's next read
+  // or write meets the error and handles it (usually by closing), and then watch again: ignoring it
+  // would leave the fd unwatched forever.
+  let closed = false;
+  const handler = ((status: number, ev: PollEvents) => {
+    if (status >= 0) {
+      cb(ev);
+      return;
+    }
+    cb({ readable: true, writable: true, disconnect: true });
+    if (!closed && (events.readable || events.writable)) h.start(opts(), handler);
+  }) as unknown as (ev: PollEvents) => void;
   const opts = () => ({ readable: events.readable, writable: events.writable, disconnect: false });
   const h = koffi.node.poll(fd, opts(), handler);
-  let closed = false;
   return {
     update(e) {
-      if (closed) return;
+      if (closed || (e.readable === events.readable && e.writable === events.writable)) return;
       events = e;
       h.stop();
       if (e.readable || e.writable) h.start(opts(), handler);
