@@ -45,12 +45,16 @@ export interface OvpndOptions {
 type DaemonHandler = (ctx: { conn: Connection; msg: unknown; req: Request; fds: number[] }) => unknown;
 
 const MAX_FD_ATTR = 0x7fffffff;
+/** Connections of non-root clients kept open at once (to answer EPERM), and for how long. */
+const MAX_REFUSED = 32;
+const REFUSED_LINGER_MS = 2000;
 
 export class Ovpnd {
   readonly api = new OvpnApi();
   private readonly listenFd: number;
   private readonly listenWatch: FdWatcher;
   private readonly conns = new Set<Connection>();
+  private readonly refused = new Set<Connection>();
   private readonly owners = new SocketOwners<Connection>();
   private readonly netns: NetnsWatch;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -106,7 +110,7 @@ export class Ovpnd {
     this.api.close();
     this.listenWatch.close();
     close(this.listenFd);
-    for (const c of [...this.conns]) c.close();
+    for (const c of [...this.conns, ...this.refused]) c.close();
     this.opts.onExit?.(why);
   }
 
@@ -129,12 +133,11 @@ export class Ovpnd {
         close(fd);
         continue;
       }
-      const conn = new Connection(fd, cred.pid, this.connHandler);
       if (cred.uid !== 0) {
-        conn.reply({ error: err('EPERM', 1, 'only root may manage ovpn devices') });
-        conn.close();
+        this.refuse(fd, cred.pid);
         continue;
       }
+      const conn = new Connection(fd, cred.pid, this.connHandler);
       if (this.conns.size >= (this.opts.maxClients ?? 256)) {
         conn.reply({ error: err('EUSERS', 87, 'too many ovpnd clients') });
         conn.close();
@@ -143,6 +146,33 @@ export class Ovpnd {
       this.conns.add(conn);
       clearTimeout(this.idleTimer);
     }
+  }
+
+  /**
+   * A client that is not root gets EPERM for every request for a short while, then is closed. (Closing
+   * at once would reset the connection under a request already sent, hiding the reason.)
+   */
+  private refuse(fd: number, pid: number): void {
+    if (this.refused.size >= MAX_REFUSED) {
+      close(fd);
+      return;
+    }
+    const eperm = err('EPERM', 1, 'only root may manage ovpn devices');
+    const conn = new Connection(fd, pid, {
+      message: (c, data, fds) => {
+        for (const f of fds) close(f);
+        let seq: unknown;
+        try {
+          seq = (JSON.parse(data.toString('utf8')) as { seq?: unknown })?.seq;
+        } catch {}
+        c.reply({ seq: typeof seq === 'number' ? seq : undefined, error: eperm });
+      },
+      oversized: (c) => c.reply({ error: eperm }),
+      closed: (c) => this.refused.delete(c),
+    });
+    this.refused.add(conn);
+    conn.reply({ error: eperm });
+    setTimeout(() => conn.close(), REFUSED_LINGER_MS).unref();
   }
 
   private onClosed(conn: Connection): void {
