@@ -8,6 +8,9 @@ import {
   ATTR_SETS,
   type AttrType,
   CIPHER_ALGS,
+  DAEMON_EVENTS,
+  DAEMON_OPS,
+  DAEMON_TRANSPORT,
   DEL_REASONS,
   KEY_SLOTS,
   MODES,
@@ -55,11 +58,17 @@ function enumName(values: readonly string[]): string {
   return 'unknown';
 }
 
+/** A YAML scalar: bare when safe, else double-quoted JSON-style. */
+function yamlScalar(v: string | number): string {
+  if (typeof v === 'number' || /^[A-Za-z0-9@/_.-]+$/.test(v)) return String(v);
+  return JSON.stringify(v);
+}
+
 /** The whole document. */
 export function renderApiSpec(): string {
   const l: string[] = [
     '# The ovpn-ts management protocol: the operations, attributes and checks of the kernel ovpn',
-    '# generic-netlink family (plus device create/delete), as JSON messages.',
+    '# generic-netlink family (plus device create/delete), as JSON messages, and how ovpnd carries them.',
     '# Generated from src/api/spec.ts by `npm run gen:spec`; do not edit (a unit test compares them).',
     'name: ovpn',
     'protocol: json',
@@ -93,5 +102,26 @@ export function renderApiSpec(): string {
   for (const [name, value] of Object.entries(NOTIFICATIONS))
     l.push(`  - name: ${name}`, `    value: ${value}`);
   l.push('mcast-groups: [peers]');
+  l.push('# ovpnd: the transport of these messages, the operations it adds, and its own event');
+  l.push('daemon:');
+  for (const [k, v] of Object.entries(DAEMON_TRANSPORT)) l.push(`  ${k}: ${yamlScalar(v)}`);
+  l.push('  messages:');
+  l.push(`    request: ${yamlScalar('{"op": name, "msg": {...}, "seq": int, "dump": bool}')}`);
+  l.push(`    reply: ${yamlScalar('{"seq": int, "reply": ...}')}`);
+  l.push(
+    `    error: ${yamlScalar('{"seq": int, "error": {"code": errno-name, "errno": int, "msg": text, "bad-attr": name}}')}`,
+  );
+  l.push(
+    `    dump: ${yamlScalar('{"seq": int, "dump": {...}} per object, then {"seq": int, "done": true}')}`,
+  );
+  l.push(`    event: ${yamlScalar('{"name": notification-or-event-name, "msg": {...}}')}`);
+  l.push('  operations:');
+  for (const op of DAEMON_OPS) {
+    l.push(`    - name: ${op.name}`, `      doc: ${yamlScalar(op.doc)}`);
+    l.push(`      request: [${op.request.join(', ')}]`, `      reply: ${yamlScalar(op.reply)}`);
+  }
+  l.push('  events:');
+  for (const [name, attrs] of Object.entries(DAEMON_EVENTS))
+    l.push(`    - name: ${name}`, `      attributes: [${attrs.join(', ')}]`);
   return `${l.join('\n')}\n`;
 }

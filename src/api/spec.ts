@@ -188,3 +188,58 @@ export const OPS: Record<string, OpSpec> = {
 /** Notifications on the `peers` multicast group, with their genl command numbers. */
 export const NOTIFICATIONS = { 'peer-del-ntf': 5, 'key-swap-ntf': 9, 'peer-float-ntf': 11 } as const;
 export type NotificationName = keyof typeof NOTIFICATIONS;
+
+/**
+ * How the ovpnd daemon carries the protocol (docs/ovpnd.md): its socket and framing, the operations it
+ * adds to the family's (device listing, groups, control packets, introspection), and its own event.
+ * The daemon's handler table and the client's event type are checked against these (unit tests).
+ */
+export const DAEMON_TRANSPORT = {
+  socket: '@ovpn-ts/ovpnd',
+  'socket-type': 'seqpacket',
+  'max-message': 262144,
+  access: 'root (SO_PEERCRED uid 0); others get EPERM',
+  'fd-passing': 'SCM_RIGHTS, one fd, with peer-new only',
+} as const;
+
+export interface DaemonOpSpec {
+  readonly name: string;
+  readonly doc: string;
+  readonly request: readonly string[];
+  readonly reply: string;
+}
+
+export const DAEMON_OPS: readonly DaemonOpSpec[] = [
+  { name: 'dev-list', doc: 'the devices of the namespace', request: [], reply: '[dev-new reply]' },
+  {
+    name: 'dev-stats',
+    doc: 'device counters and drops by cause',
+    request: ['ifname'],
+    reply: 'object of counters',
+  },
+  { name: 'subscribe', doc: 'join a multicast group', request: ['group'], reply: 'null' },
+  { name: 'unsubscribe', doc: 'leave the peers group', request: [], reply: 'null' },
+  {
+    name: 'control-send',
+    doc: 'send a control packet through a socket this connection handed over',
+    request: ['ifindex', 'socket', 'remote-addr', 'remote-port', 'packet'],
+    reply: 'null',
+  },
+  {
+    name: 'daemon-info',
+    doc: 'the daemon itself',
+    request: [],
+    reply: '{pid, netns, devices, clients, dropped-events}',
+  },
+  {
+    name: 'mem',
+    doc: 'memory of the daemon after a full GC',
+    request: [],
+    reply: '{rss, heap-used, external, array-buffers}',
+  },
+];
+
+/** Events the daemon adds: non-DATA_V2 packets go to the connection that handed the socket over. */
+export const DAEMON_EVENTS = {
+  'control-packet': ['ifindex', 'socket', 'remote-addr', 'remote-port', 'packet'],
+} as const;

@@ -100,6 +100,11 @@ export class Ovpnd {
 
   private readonly connHandler: ConnectionHandler;
 
+  /** The operations this daemon serves (checked against the schema by a unit test). */
+  get opNames(): string[] {
+    return Object.keys(this.handlers).sort();
+  }
+
   /** Deletes every device (peers torn down, with notifications), closes every client, and stops. */
   shutdown(why: string): void {
     if (this.stopped) return;

@@ -9,6 +9,7 @@
  *   event     {"name": "peer-del-ntf" | "key-swap-ntf" | "peer-float-ntf" | "control-packet", "msg": {...}}
  */
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
+import type { DAEMON_EVENTS } from '../api/spec.js';
 import type { ErrorReply } from './dispatch.js';
 
 /** Abstract socket name (without the leading NUL); one per network namespace. */
@@ -36,6 +37,11 @@ export interface ControlPacketEvent {
 }
 
 export type WireEvent = Notification | ControlPacketEvent;
+
+// The event's attributes are exactly those of the schema (docs/ovpn-api.yaml, `daemon.events`).
+type SchemaControl = (typeof DAEMON_EVENTS)['control-packet'][number];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const controlPacketMatchesSchema: Same<keyof ControlPacketEvent['msg'], SchemaControl> = true;
 
 export type WireMessage =
   | { seq?: number; reply: unknown }

@@ -37,3 +37,17 @@ describe('machine-readable API spec', () => {
     }
   });
 });
+
+describe('ovpnd serves exactly the schema', () => {
+  it('the daemon handles the family operations, dev-new/dev-del and the daemon operations, nothing else', async () => {
+    const { Ovpnd } = await import('../../../src/daemon/server.js');
+    const { DAEMON_OPS } = await import('../../../src/api/spec.js');
+    const d = new Ovpnd({ socketName: `ovpn-ts/spec-test-${process.pid}`, onExit: () => {} });
+    try {
+      const expected = [...Object.keys(OPS), ...DAEMON_OPS.map((o) => o.name)].sort();
+      assert.deepEqual(d.opNames, expected);
+    } finally {
+      d.shutdown('test done');
+    }
+  });
+});
