@@ -70,6 +70,7 @@ export class OvpnApi {
    * the data frames (`to` is ignored). Returns false if the socket would not take it.
    */
   controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): boolean {
+    this.device({ ifindex }); // the device first, as before: the fd is only looked at for a real device
     return this.controlSendInode(ifindex, socketInode(fd), to, packet);
   }
 
