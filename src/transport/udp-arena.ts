@@ -24,7 +24,8 @@
  *  +144B     msghdr         64 B   sendOne: name -> dest.sockaddr, iov -> the iovec below
  *  +144B+64  iovec          16 B   base = copy buffer
  *  +144B+80  ctrl           64 B   sendOne's source address
- *  +144B+144 copy        65536 B   sendOne copies the caller's bytes here
+ *  (one copy buffer of 65536 B per process, shared by every arena: sendOne copies the caller's
+ *   bytes there and sends them at once, so no two sends ever use it at the same time)
  * ```
  *
  * struct msghdr (56 B, x86-64/arm64): name 0 | namelen 8 | iov 16 | iovlen 24 | control 32 |
@@ -213,6 +214,17 @@ export class RxArena {
   }
 }
 
+let copyBuffer: PinnedBuffer | undefined;
+
+/**
+ * sendOne's copy buffer, one per process: the rare control packets do not need 64 KiB per socket
+ * (a daemon that attaches thousands of sockets over its life would otherwise churn through them).
+ */
+function oneCopy(): PinnedBuffer {
+  copyBuffer ??= allocPinned(ONE_COPY);
+  return copyBuffer;
+}
+
 /** The TX arena (sendmmsg for sendBatch, sendmsg for sendOne). */
 export class TxArena {
   readonly mem: PinnedBuffer;
@@ -229,7 +241,7 @@ export class TxArena {
     this.ctrlOff = this.iovOff + B * IOV;
     this.oneOff = this.ctrlOff + B * TX_CTRL;
     this.oneCtrlWord = (this.oneOff + MMSG + IOV) >>> 2;
-    this.mem = allocPinned(this.oneOff + MMSG + IOV + TX_CTRL + ONE_COPY);
+    this.mem = allocPinned(this.oneOff + MMSG + IOV + TX_CTRL);
     this.u32 = new Uint32Array(this.mem.buf.buffer, this.mem.buf.byteOffset, this.mem.buf.length >>> 2);
     const tu = this.u32;
     for (let j = 0; j <= B; j++) {
@@ -242,7 +254,7 @@ export class TxArena {
       tu[w + W_IOVLEN] = 1;
       putPtr(tu, w + W_CONTROL, this.mem.addr + ctrl);
     }
-    putPtr(tu, (this.oneOff + MMSG) >>> 2, this.mem.addr + this.oneOff + MMSG + IOV + TX_CTRL);
+    putPtr(tu, (this.oneOff + MMSG) >>> 2, oneCopy().addr);
   }
 
   /** Address of mmsghdr i, for sendmmsg. */
@@ -277,7 +289,7 @@ export class TxArena {
    */
   loadOne(buf: Buffer, off: number, len: number, dest: Endpoint): number {
     const u = this.u32;
-    buf.copy(this.mem.buf, this.oneOff + MMSG + IOV + TX_CTRL, off, off + len);
+    buf.copy(oneCopy().buf, 0, off, off + len);
     const w = this.oneOff >>> 2;
     putPtr(u, w + W_NAME, dest.sockaddr.addr);
     u[w + W_NAMELEN] = dest.sockaddrLen;
