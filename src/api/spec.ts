@@ -235,7 +235,7 @@ export const DAEMON_OPS: readonly DaemonOpSpec[] = [
     name: 'mem',
     doc: 'memory of the daemon after a full GC',
     request: [],
-    reply: '{rss, heap-used, external, array-buffers}',
+    reply: '{rss, heap-total, heap-used, external, array-buffers}',
   },
 ];
 

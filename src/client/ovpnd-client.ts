@@ -56,6 +56,13 @@ export interface ConnectOptions {
 }
 
 const OVPND = fileURLToPath(new URL('../cli/ovpnd.js', import.meta.url));
+/**
+ * Node flags of the daemon (bin/ovpnd has the same). --expose-gc: the `mem` op reports memory after a
+ * full collection. --max-semi-space-size=2 (MiB): the data path allocates nothing per packet, but peer
+ * churn does, and V8 would otherwise grow its young generation from 2 to 16 MiB semi-spaces, a one-off
+ * RSS rise of ~20 MiB that looks like a leak and buys nothing (bench/daemon.ts measured it).
+ */
+export const OVPND_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2'];
 const ECONNREFUSED = 111;
 const F_GETFD = 1;
 const ENOENT = 2;
@@ -283,8 +290,7 @@ export class OvpndClient implements RemoteApiOps {
 
 /** Starts ovpnd in the background (in netns `netns` when given); it outlives this process. */
 export function startDaemon(netns?: string, socketName?: string): void {
-  // --expose-gc: the `mem` op then reports memory after a full collection.
-  const args = ['--expose-gc', OVPND, ...(socketName === undefined ? [] : ['--socket', socketName])];
+  const args = [...OVPND_NODE_FLAGS, OVPND, ...(socketName === undefined ? [] : ['--socket', socketName])];
   const log = process.env.OVPND_LOG;
   const fd = log === undefined ? 'ignore' : openSync(log, 'a');
   const child =

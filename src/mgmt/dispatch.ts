@@ -71,7 +71,13 @@ export const API_HANDLERS: Record<string, Handler> = {
   mem: () => {
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    return { rss: m.rss, 'heap-used': m.heapUsed, external: m.external, 'array-buffers': m.arrayBuffers };
+    return {
+      rss: m.rss,
+      'heap-total': m.heapTotal,
+      'heap-used': m.heapUsed,
+      external: m.external,
+      'array-buffers': m.arrayBuffers,
+    };
   },
   /** Device counters and drops by cause. */
   'dev-stats': (api, msg) => {
