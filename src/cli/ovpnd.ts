@@ -13,7 +13,8 @@ The ovpn-ts management daemon of this network namespace. It owns the namespace's
 serves the management protocol (docs/ovpnd.md) to root on the abstract Unix socket @${OVPND_SOCKET}.
 It runs in the foreground; clients such as ovpn-cli start it on demand when they create a device.
 It exits when it has no devices and no clients, when its network namespace is deleted, or on
-SIGTERM/SIGINT (deleting its devices). Exit status: 0, or 1 if another daemon already serves here.
+SIGTERM/SIGINT (deleting its devices). Exit status: 0, 1 if another daemon already serves here,
+70 on an internal error. Started on demand, it logs to /run/ovpn-ts/ovpnd-<netns>.log (or $OVPND_LOG).
   --socket NAME   listen on abstract socket NAME instead (for tests)
   --quiet         do not log start and stop to stderr
 `;
@@ -50,3 +51,9 @@ try {
   throw e;
 }
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => daemon.shutdown(`${sig}`));
+// A bug must not pass silently: the stack goes to the log (stderr) with a timestamp, then the daemon
+// exits 70 (EX_SOFTWARE); its devices go with it, as they would with a crashed kernel module's netns.
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`${new Date().toISOString()} ovpnd ${process.pid} crashed: ${e.stack ?? String(e)}\n`);
+  process.exit(70);
+});

@@ -12,7 +12,7 @@
  * as this connection stays open; closing the connection removes the peers it handed over.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
 import type { ErrorReply } from '../mgmt/dispatch.js';
@@ -26,7 +26,7 @@ import {
   type WireEvent,
 } from '../mgmt/protocol.js';
 import { close, fcntl } from '../sys/libc.js';
-import { inNetns } from '../sys/netns.js';
+import { inNetns, netnsId, netnsName } from '../sys/netns.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { recvMessage, SyscallError, sendMessage, seqpacketConnect } from '../sys/unix-seqpacket.js';
 
@@ -288,11 +288,24 @@ export class OvpndClient implements RemoteApiOps {
   }
 }
 
-/** Starts ovpnd in the background (in netns `netns` when given); it outlives this process. */
+/** Where a daemon started on demand logs (start, stop, and a crash's stack), unless OVPND_LOG says. */
+export const OVPND_LOG_DIR = '/run/ovpn-ts';
+
+/**
+ * Starts ovpnd in the background (in netns `netns` when given); it outlives this process. Its output
+ * goes to $OVPND_LOG, else to /run/ovpn-ts/ovpnd-<netns>.log.
+ */
 export function startDaemon(netns?: string, socketName?: string): void {
   const args = [...OVPND_NODE_FLAGS, OVPND, ...(socketName === undefined ? [] : ['--socket', socketName])];
-  const log = process.env.OVPND_LOG;
-  const fd = log === undefined ? 'ignore' : openSync(log, 'a');
+  const log = process.env.OVPND_LOG ?? defaultLog(netns);
+  let fd: number | 'ignore' = 'ignore';
+  if (log !== undefined) {
+    try {
+      fd = openSync(log, 'a', 0o600);
+    } catch {
+      // no log then; the daemon runs all the same
+    }
+  }
   const child =
     netns === undefined
       ? spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] })
@@ -302,6 +315,16 @@ export function startDaemon(netns?: string, socketName?: string): void {
         });
   if (typeof fd === 'number') closeSync(fd);
   child.unref();
+}
+
+function defaultLog(netns: string | undefined): string | undefined {
+  try {
+    mkdirSync(OVPND_LOG_DIR, { recursive: true, mode: 0o700 });
+  } catch {
+    return undefined;
+  }
+  const name = netns ?? netnsName() ?? `ns${(netnsId() ?? 'unknown').replace(':', '-')}`;
+  return `${OVPND_LOG_DIR}/ovpnd-${name}.log`;
 }
 
 // The in-process API and this client must offer the same operations.
