@@ -192,6 +192,8 @@ export class Ovpnd {
     clearTimeout(this.idleTimer);
     if (this.stopped) return;
     this.idleTimer = setTimeout(() => {
+      // A client may be waiting in the backlog: take it first, so that it is served, not reset.
+      this.accept();
       if (this.conns.size === 0 && this.api.deviceCount === 0) this.shutdown('no devices and no clients');
     }, ms);
   }
