@@ -44,6 +44,16 @@ int main(void)
 	/* ECONNREFUSED: no daemon runs in this network namespace. */
 	if (connect(fd, (struct sockaddr *)&addr, len) < 0)
 		return fail("connect @" OVPND_SOCKET);
+	/* Any user can bind an abstract name: talk only to a daemon run by root. */
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return fail("SO_PEERCRED");
+	if (cred.uid != 0) {
+		fprintf(stderr, "ovpnd-info: the socket belongs to uid %u (pid %d), not root\n",
+			(unsigned)cred.uid, (int)cred.pid);
+		return 1;
+	}
 	if (send(fd, req, strlen(req), 0) < 0)
 		return fail("send");
 	n = recv(fd, reply, MAX_MESSAGE, 0); /* one message: one whole JSON object */

@@ -19,6 +19,7 @@ import errno
 import json
 import select
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -59,6 +60,11 @@ class OvpndClient:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 s.connect(SOCKET_NAME)
+                # Any user can bind an abstract name: keys and sockets go only to a daemon run by root.
+                pid, uid, _gid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+                if uid != 0:
+                    s.close()
+                    raise PermissionError(f"the ovpnd socket belongs to uid {uid} (pid {pid}), not root")
                 return cls(s)
             except ConnectionRefusedError:  # ECONNREFUSED: nobody listens on the name
                 s.close()

@@ -80,7 +80,14 @@ export class OvpnApi {
     const sock = attachedSocket(dev, inode);
     if (sock === undefined)
       throw new OvpnError('ENOENT', 'that socket is not attached to the device', 'socket');
-    if (sock.proto === 'tcp') return sock.transport.sendControl(packet);
+    if (sock.proto === 'tcp') {
+      if (packet.length < 2 || packet.readUInt16BE(0) !== packet.length - 2)
+        throw einval(
+          'on TCP the packet must be one whole frame: a 2-byte length, then that many bytes',
+          'packet',
+        );
+      return sock.transport.sendControl(packet);
+    }
     if (to === undefined) throw einval('a UDP control packet needs a destination', 'remote-addr');
     return sock.transport.sendOne(packet, 0, packet.length, to);
   }

@@ -13,8 +13,8 @@ The ovpn-ts management daemon of this network namespace. It owns the namespace's
 serves the management protocol (docs/ovpnd.md) to root on the abstract Unix socket @${OVPND_SOCKET}.
 It runs in the foreground; clients such as ovpn-cli start it on demand when they create a device.
 It exits when it has no devices and no clients, when its network namespace is deleted, or on
-SIGTERM/SIGINT (deleting its devices). Exit status: 0, 1 if another daemon already serves here,
-70 on an internal error. Started on demand, it logs to /run/ovpn-ts/ovpnd-<netns>.log (or $OVPND_LOG).
+SIGTERM/SIGINT/SIGHUP (deleting its devices). Exit status: 0, 1 if another daemon already serves
+here, 2 for a bad argument, 70 on an internal error. Started on demand, it logs to /run/ovpn-ts/ovpnd-<netns>.log (or $OVPND_LOG).
   --socket NAME   listen on abstract socket NAME instead (for tests)
   --quiet         do not log start and stop to stderr
 `;

@@ -11,7 +11,7 @@
  * as the kernel resolves it in the caller's fd table. The daemon keeps using the socket for as long
  * as this connection stays open; closing the connection removes the peers it handed over.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
@@ -28,7 +28,15 @@ import {
 import { close, fcntl } from '../sys/libc.js';
 import { inNetns, netnsId, netnsName } from '../sys/netns.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
-import { recvMessage, SyscallError, sendMessage, seqpacketConnect } from '../sys/unix-seqpacket.js';
+import {
+  MAX_MESSAGE,
+  type PeerCred,
+  peerCred,
+  recvMessage,
+  SyscallError,
+  sendMessage,
+  seqpacketConnect,
+} from '../sys/unix-seqpacket.js';
 
 /** The daemon refused a request: `code` is the errno name (EINVAL, ENOENT, ...). */
 export class OvpndError extends Error {
@@ -65,6 +73,8 @@ const OVPND = fileURLToPath(new URL('../cli/ovpnd.js', import.meta.url));
 export const OVPND_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2'];
 const ECONNREFUSED = 111;
 const F_GETFD = 1;
+const EAGAIN = 11;
+const EBADF = 9;
 const ENOENT = 2;
 
 interface Pending {
@@ -76,7 +86,7 @@ interface Pending {
 export class OvpndClient implements RemoteApiOps {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
-  private readonly out: { data: Buffer; fds: number[] }[] = [];
+  private readonly out: { data: Buffer; fds: number[]; seq: number }[] = [];
   private readonly watcher: FdWatcher;
   private readonly eventListeners = new Set<(e: WireEvent) => void>();
   private isClosed = false;
@@ -99,25 +109,58 @@ export class OvpndClient implements RemoteApiOps {
     const attempt = () =>
       opts.netns === undefined ? seqpacketConnect(name) : inNetns(opts.netns, () => seqpacketConnect(name));
     const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+    const where = opts.netns === undefined ? 'this network namespace' : `netns ${opts.netns}`;
+    let spawnError: Error | undefined;
     let started = false;
     for (;;) {
+      if (spawnError !== undefined) throw new Error(`cannot start ovpnd: ${spawnError.message}`);
+      let fd: number;
       try {
-        return new OvpndClient(attempt());
+        fd = attempt();
       } catch (e) {
         const absent = e instanceof SyscallError && (e.errno === ECONNREFUSED || e.errno === ENOENT);
-        if (!absent || !opts.start) {
-          if (absent)
-            throw new Error(
-              `no ovpnd runs in ${opts.netns === undefined ? 'this network namespace' : `netns ${opts.netns}`}`,
-            );
+        const busy = e instanceof SyscallError && e.errno === EAGAIN; // its backlog is full: wait
+        if (!busy && !(absent && opts.start)) {
+          if (absent) throw new Error(`no ovpnd runs in ${where}`);
           throw e;
         }
-        if (!started) {
-          startDaemon(opts.netns, opts.socketName);
+        if (absent && !started) {
+          startDaemon(opts.netns, opts.socketName).once('error', (err) => {
+            spawnError = err;
+          });
           started = true;
         }
-        if (Date.now() > deadline) throw new Error('ovpnd did not start in time');
+        if (Date.now() > deadline)
+          throw new Error(`ovpnd did not ${busy ? 'accept' : 'start'} in time in ${where}`);
         await new Promise((r) => setTimeout(r, 25));
+        continue;
+      }
+      // Any user can bind an abstract name: talk only to a daemon run by root, which is where keys and
+      // sockets are going.
+      let cred: PeerCred;
+      try {
+        cred = peerCred(fd);
+      } catch (e) {
+        close(fd);
+        throw e;
+      }
+      if (cred.uid !== 0) {
+        close(fd);
+        throw new Error(
+          `the ovpnd socket in ${where} belongs to uid ${cred.uid} (pid ${cred.pid}), not root`,
+        );
+      }
+      const c = new OvpndClient(fd);
+      if (!opts.start) return c;
+      // A daemon that was just exiting (idle) may have taken the connection and then closed it: make
+      // sure this one answers, else start one again.
+      try {
+        await c.daemonInfo();
+        return c;
+      } catch (e) {
+        c.close();
+        if (e instanceof OvpndError || Date.now() > deadline) throw e;
+        started = false;
       }
     }
   }
@@ -210,15 +253,33 @@ export class OvpndClient implements RemoteApiOps {
     if (this.isClosed) return Promise.reject(new Error('ovpnd connection is closed'));
     const seq = ++this.seq;
     const body = Buffer.from(JSON.stringify({ op, msg, seq, dump: opts.dump || undefined }));
+    if (body.length > MAX_MESSAGE)
+      return Promise.reject(
+        new OvpndError({
+          code: 'EMSGSIZE',
+          errno: 90,
+          msg: `${op}: request larger than ${MAX_MESSAGE} bytes`,
+        }),
+      );
+    if ((opts.fds?.length ?? 0) > 1)
+      return Promise.reject(
+        new OvpndError({ code: 'EINVAL', errno: 22, msg: `${op}: at most one fd per request` }),
+      );
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, {
         resolve: resolve as (v: unknown) => void,
         reject,
         items: opts.dump ? [] : undefined,
       });
-      this.out.push({ data: body, fds: opts.fds ?? [] });
+      this.out.push({ data: body, fds: opts.fds ?? [], seq });
       this.flush();
     });
+  }
+
+  private failRequest(seq: number, e: Error): void {
+    const p = this.pending.get(seq);
+    this.pending.delete(seq);
+    p?.reject(e);
   }
 
   /** Closes the connection; pending requests fail. */
@@ -236,15 +297,24 @@ export class OvpndClient implements RemoteApiOps {
   // ---- I/O ----------------------------------------------------------------------------------------
 
   private flush(): void {
-    try {
-      while (this.out.length > 0) {
-        const m = this.out[0];
+    while (this.out.length > 0) {
+      const m = this.out[0];
+      try {
         if (!sendMessage(this.fd, m.data, m.fds)) break;
-        this.out.shift();
+      } catch (e) {
+        // A bad fd to pass (closed meanwhile) fails that request only; anything else is the connection.
+        if (e instanceof SyscallError && e.errno === EBADF) {
+          this.out.shift();
+          this.failRequest(
+            m.seq,
+            new OvpndError({ code: 'EBADF', errno: EBADF, msg: 'the fd to pass is not open' }),
+          );
+          continue;
+        }
+        this.close();
+        return;
       }
-    } catch {
-      this.close();
-      return;
+      this.out.shift();
     }
     if (!this.isClosed) this.watcher.update({ readable: true, writable: this.out.length > 0 });
   }
@@ -274,7 +344,14 @@ export class OvpndClient implements RemoteApiOps {
       for (const cb of this.eventListeners) cb(m as unknown as WireEvent);
       return;
     }
-    const seq = typeof m.seq === 'number' ? m.seq : undefined;
+    // Replies come in request order: an error the daemon could not tie to a request (one too large to
+    // read) is the oldest one's.
+    const seq =
+      typeof m.seq === 'number'
+        ? m.seq
+        : m.error !== undefined
+          ? this.pending.keys().next().value
+          : undefined;
     const p = seq === undefined ? undefined : this.pending.get(seq);
     if (p === undefined || seq === undefined) return;
     if ('dump' in m && p.items !== undefined) {
@@ -295,7 +372,7 @@ export const OVPND_LOG_DIR = '/run/ovpn-ts';
  * Starts ovpnd in the background (in netns `netns` when given); it outlives this process. Its output
  * goes to $OVPND_LOG, else to /run/ovpn-ts/ovpnd-<netns>.log.
  */
-export function startDaemon(netns?: string, socketName?: string): void {
+export function startDaemon(netns?: string, socketName?: string): ChildProcess {
   const args = [...OVPND_NODE_FLAGS, OVPND, ...(socketName === undefined ? [] : ['--socket', socketName])];
   const log = process.env.OVPND_LOG ?? defaultLog(netns);
   let fd: number | 'ignore' = 'ignore';
@@ -315,6 +392,7 @@ export function startDaemon(netns?: string, socketName?: string): void {
         });
   if (typeof fd === 'number') closeSync(fd);
   child.unref();
+  return child;
 }
 
 function defaultLog(netns: string | undefined): string | undefined {

@@ -5,9 +5,10 @@
  * reads its replies (so replies are never lost), and events for it are dropped and counted (a client
  * that does not read cannot make the daemon grow).
  */
+import type { WireMessage } from '../mgmt/protocol.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
-import { recvMessage, sendMessage } from '../sys/unix-seqpacket.js';
+import { MAX_MESSAGE, recvMessage, sendMessage } from '../sys/unix-seqpacket.js';
 
 /** Bytes queued for a client before reading from it pauses and events for it are dropped. */
 export const QUEUE_LIMIT = 4 * 1024 * 1024;
@@ -16,7 +17,7 @@ const BURST = 64;
 
 export interface ConnectionHandler {
   /** A whole message arrived, with the fds sent along (the handler must close them). */
-  message(conn: Connection, data: Buffer, fds: number[]): void;
+  message(conn: Connection, data: Buffer, fds: number[], fdsCut: boolean): void;
   /** A message was larger than the protocol allows; it was dropped whole. */
   oversized(conn: Connection): void;
   /** The connection is gone (either side closed it). Called once. */
@@ -28,6 +29,7 @@ export class Connection {
   private readonly queue: Buffer[] = [];
   private queued = 0;
   private isClosed = false;
+  private readingStopped = false;
   /** Whether this client joined the `peers` notification group. */
   subscribed = false;
   /** Events not delivered because the client did not read. */
@@ -48,15 +50,29 @@ export class Connection {
     return this.isClosed;
   }
 
-  /** Queues a reply; it is always delivered while the connection lives. */
-  reply(o: unknown): void {
-    this.enqueue(Buffer.from(JSON.stringify(o)));
+  /**
+   * Queues a reply; it is always delivered while the connection lives. One too large for a message
+   * becomes an EMSGSIZE error for the same request.
+   */
+  reply(o: WireMessage): void {
+    let b = Buffer.from(JSON.stringify(o));
+    if (b.length > MAX_MESSAGE) {
+      const error = { code: 'EMSGSIZE', errno: 90, msg: 'the reply would be larger than a message may be' };
+      b = Buffer.from(JSON.stringify({ seq: 'seq' in o ? o.seq : undefined, error }));
+    }
+    this.enqueue(b);
+  }
+
+  /** Reads no more requests from this client (its replies still go out). */
+  stopReading(): void {
+    this.readingStopped = true;
+    this.rearm();
   }
 
   /** Queues an event unless the client is too far behind; returns whether it was queued. */
   event(json: string): boolean {
     if (this.isClosed) return false;
-    if (this.queued >= QUEUE_LIMIT) {
+    if (this.queued >= QUEUE_LIMIT || json.length > MAX_MESSAGE) {
       this.droppedEvents++;
       return false;
     }
@@ -97,11 +113,14 @@ export class Connection {
 
   private rearm(): void {
     if (this.isClosed) return;
-    this.watcher.update({ readable: this.queued < QUEUE_LIMIT, writable: this.queue.length > 0 });
+    this.watcher.update({
+      readable: !this.readingStopped && this.queued < QUEUE_LIMIT,
+      writable: this.queue.length > 0,
+    });
   }
 
   private read(): void {
-    for (let i = 0; i < BURST && !this.isClosed && this.queued < QUEUE_LIMIT; i++) {
+    for (let i = 0; i < BURST && !this.isClosed && !this.readingStopped && this.queued < QUEUE_LIMIT; i++) {
       const r = recvMessage(this.fd);
       if (r.kind === 'again') break;
       if (r.kind === 'eof') {
@@ -109,7 +128,7 @@ export class Connection {
         return;
       }
       if (r.kind === 'oversized') this.handler.oversized(this);
-      else this.handler.message(this, r.data, r.fds);
+      else this.handler.message(this, r.data, r.fds, r.fdsCut);
     }
     this.rearm();
   }

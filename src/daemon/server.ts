@@ -48,6 +48,9 @@ const MAX_FD_ATTR = 0x7fffffff;
 /** Connections of non-root clients kept open at once (to answer EPERM), and for how long. */
 const MAX_REFUSED = 32;
 const REFUSED_LINGER_MS = 2000;
+const ACCEPT_RETRY_MS = 200;
+/** Longest op or group name quoted back in an error. */
+const QUOTE_MAX = 64;
 
 export class Ovpnd {
   readonly api = new OvpnApi();
@@ -58,6 +61,7 @@ export class Ovpnd {
   private readonly owners = new SocketOwners<Connection>();
   private readonly netns: NetnsWatch;
   private idleTimer: NodeJS.Timeout | undefined;
+  private acceptRetry: NodeJS.Timeout | undefined;
   private stopped = false;
   private droppedEvents = 0;
   private readonly log: (line: string) => void;
@@ -69,7 +73,7 @@ export class Ovpnd {
     this.listenFd = seqpacketListen(opts.socketName ?? OVPND_SOCKET);
     this.listenWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.accept());
     const conn: ConnectionHandler = {
-      message: (c, data, fds) => this.onMessage(c, data, fds),
+      message: (c, data, fds, fdsCut) => this.onMessage(c, data, fds, fdsCut),
       oversized: (c) => c.reply({ error: err('EMSGSIZE', 90, 'message too large; dropped') }),
       closed: (c) => this.onClosed(c),
     };
@@ -109,12 +113,14 @@ export class Ovpnd {
   shutdown(why: string): void {
     if (this.stopped) return;
     this.stopped = true;
+    // The name goes first, so that a client connecting from now on finds no daemon (and starts one).
+    this.listenWatch.close();
+    close(this.listenFd);
+    clearTimeout(this.acceptRetry);
     this.log(`ovpnd ${process.pid} exiting: ${why}`);
     clearTimeout(this.idleTimer);
     this.netns.stop();
     this.api.close();
-    this.listenWatch.close();
-    close(this.listenFd);
     for (const c of [...this.conns, ...this.refused]) c.close();
     this.opts.onExit?.(why);
   }
@@ -127,7 +133,13 @@ export class Ovpnd {
       try {
         fd = seqpacketAccept(this.listenFd);
       } catch (e) {
-        this.log(`accept: ${(e as Error).message}`);
+        // Out of fds (EMFILE/ENFILE) or the like: the listener stays readable, so pause it rather than
+        // spin, and try again shortly.
+        this.log(`accept: ${(e as Error).message}; pausing accepts for ${ACCEPT_RETRY_MS} ms`);
+        this.listenWatch.update({ readable: false, writable: false });
+        this.acceptRetry = setTimeout(() => {
+          if (!this.stopped) this.listenWatch.update({ readable: true, writable: false });
+        }, ACCEPT_RETRY_MS);
         return;
       }
       if (fd === undefined) return;
@@ -171,8 +183,12 @@ export class Ovpnd {
           seq = (JSON.parse(data.toString('utf8')) as { seq?: unknown })?.seq;
         } catch {}
         c.reply({ seq: typeof seq === 'number' ? seq : undefined, error: eperm });
+        c.stopReading(); // one answer is enough; reading more would let anyone make us work
       },
-      oversized: (c) => c.reply({ error: eperm }),
+      oversized: (c) => {
+        c.reply({ error: eperm });
+        c.stopReading();
+      },
       closed: (c) => this.refused.delete(c),
     });
     this.refused.add(conn);
@@ -200,7 +216,7 @@ export class Ovpnd {
 
   // ---- requests -----------------------------------------------------------------------------------
 
-  private onMessage(conn: Connection, data: Buffer, fds: number[]): void {
+  private onMessage(conn: Connection, data: Buffer, fds: number[], fdsCut: boolean): void {
     let req: Request;
     try {
       req = JSON.parse(data.toString('utf8')) as Request;
@@ -217,7 +233,9 @@ export class Ovpnd {
         typeof req.op === 'string' && Object.hasOwn(this.handlers, req.op)
           ? this.handlers[req.op]
           : undefined;
-      if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${JSON.stringify(req.op)}`);
+      if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${quote(req.op)}`);
+      if (fdsCut || fds.length > 1)
+        throw einval('at most one file descriptor may come with a request', 'socket');
       if (fds.length > 0 && req.op !== 'peer-new')
         throw einval('file descriptors may only be passed with peer-new');
       const reply = h({ conn, msg: req.msg, req, fds });
@@ -248,8 +266,7 @@ export class Ovpnd {
     handlers['control-send'] = ({ conn, msg }) => this.controlSend(conn, msg);
     handlers.subscribe = ({ conn, msg }) => {
       const group = text(msg, 'group') ?? 'peers';
-      if (group !== 'peers')
-        throw new OvpnError('ENOENT', `no multicast group ${JSON.stringify(group)}`, 'group');
+      if (group !== 'peers') throw new OvpnError('ENOENT', `no multicast group ${quote(group)}`, 'group');
       conn.subscribed = true;
     };
     handlers.unsubscribe = ({ conn }) => {
@@ -273,12 +290,19 @@ export class Ovpnd {
   private peerNew(conn: Connection, msg: unknown, fds: number[]): void {
     if (fds.length > 1) throw einval('peer-new takes one socket', 'socket');
     let given: number | undefined;
-    this.api.peerNew(msg, (socket) => {
-      given = socket;
-      if (fds.length === 0)
-        throw new OvpnError('ENOTSOCK', `no file descriptor was passed for socket ${socket}`, 'socket');
-      return fds[0];
-    });
+    try {
+      this.api.peerNew(msg, (socket) => {
+        given = socket;
+        if (fds.length === 0)
+          throw new OvpnError('ENOTSOCK', `no file descriptor was passed for socket ${socket}`, 'socket');
+        return fds[0];
+      });
+    } catch (e) {
+      // Socket errors name our copy of the fd; the client knows it by its own number.
+      if (e instanceof OvpnError && e.code === 'ENOTSOCK' && given !== undefined && fds.length === 1)
+        throw new OvpnError('ENOTSOCK', e.message.replaceAll(`fd ${fds[0]}`, `socket ${given}`), e.attr);
+      throw e;
+    }
     if (given !== undefined && fds.length === 1) {
       this.owners.prune(isSocketAttached);
       this.owners.add(socketInode(fds[0]), conn, given);
@@ -300,6 +324,17 @@ export class Ovpnd {
     if (!this.api.controlSendInode(ifindex, inode, to, Buffer.from(packet, 'hex')))
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
   }
+}
+
+/** A client-supplied value for an error message, cut short. */
+function quote(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v;
+  }
+  return s.length > QUOTE_MAX ? `${s.slice(0, QUOTE_MAX)}...` : s;
 }
 
 function err(code: string, errno: number, msg: string): ErrorReply {

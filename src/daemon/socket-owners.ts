@@ -13,9 +13,19 @@ export interface Handover<C> {
 
 export class SocketOwners<C> {
   private readonly byInode = new Map<string, Handover<C>[]>();
+  /** Handovers whose number the same connection has since given to another socket. */
+  private readonly renamed = new WeakSet<Handover<C>>();
 
-  /** Records that `conn` handed over the socket with identity `inode`, calling it `socket`. */
+  /**
+   * Records that `conn` handed over the socket with identity `inode`, calling it `socket`. The newest
+   * handover wins a number: a client that closed its fd and reused the number for another socket
+   * means the new one from now on (its earlier socket keeps its peers until the connection closes).
+   */
   add(inode: string, conn: C, socket: number): void {
+    for (const [other, hs] of this.byInode) {
+      if (other === inode) continue;
+      for (const h of hs) if (h.conn === conn && h.socket === socket) this.renamed.add(h);
+    }
     const list = this.byInode.get(inode) ?? [];
     const i = list.findIndex((h) => h.conn === conn);
     if (i >= 0) list.splice(i, 1);
@@ -23,16 +33,21 @@ export class SocketOwners<C> {
     this.byInode.set(inode, list);
   }
 
-  /** The latest connection that handed this socket over, if any is still open. */
+  /**
+   * The latest connection that handed this socket over, if any is still open, with its number for it
+   * (-1 if that connection has since given the number to another socket).
+   */
   owner(inode: string): Handover<C> | undefined {
     const list = this.byInode.get(inode);
-    return list?.[list.length - 1];
+    const h = list?.[list.length - 1];
+    if (h === undefined || !this.renamed.has(h)) return h;
+    return { conn: h.conn, socket: -1 };
   }
 
   /** The inode of the socket `conn` calls `socket`, if it handed one over under that number. */
   inodeOf(conn: C, socket: number): string | undefined {
     for (const [inode, list] of this.byInode) {
-      if (list.some((h) => h.conn === conn && h.socket === socket)) return inode;
+      if (list.some((h) => h.conn === conn && h.socket === socket && !this.renamed.has(h))) return inode;
     }
     return undefined;
   }

@@ -132,8 +132,9 @@ export function peerCred(fd: number): PeerCred {
 }
 
 export type RecvResult =
-  | { kind: 'message'; data: Buffer; fds: number[] }
-  /** Larger than MAX_MESSAGE, or with more than MAX_FDS fds: dropped whole (its fds are closed). */
+  /** `fdsCut`: more fds came than MAX_FDS (the kernel closed the rest); `fds` has what fitted. */
+  | { kind: 'message'; data: Buffer; fds: number[]; fdsCut: boolean }
+  /** Larger than MAX_MESSAGE: dropped whole (its fds are closed). */
   | { kind: 'oversized'; fds: 0 }
   | { kind: 'again' }
   | { kind: 'eof' };
@@ -161,11 +162,12 @@ export function recvMessage(fd: number): RecvResult {
   const fds = readRights(Number(b.readBigUInt64LE(40)));
   const flags = b.readInt32LE(48);
   if (n === 0 && fds.length === 0) return { kind: 'eof' };
-  if (n > MAX_MESSAGE || (flags & (MSG_TRUNC | MSG_CTRUNC)) !== 0) {
+  if (n > MAX_MESSAGE || (flags & MSG_TRUNC) !== 0) {
     for (const f of fds) close(f);
     return { kind: 'oversized', fds: 0 };
   }
-  return { kind: 'message', data: Buffer.from(data.buf.subarray(0, n)), fds };
+  const fdsCut = (flags & MSG_CTRUNC) !== 0;
+  return { kind: 'message', data: Buffer.from(data.buf.subarray(0, n)), fds, fdsCut };
 }
 
 /** The SCM_RIGHTS fds in the first `len` bytes of the control buffer. */

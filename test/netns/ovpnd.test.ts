@@ -170,6 +170,23 @@ print(s.recv(65536).decode()); print(s.recv(65536).decode())`,
     assert.equal((await c.devList()).length, 1, 'the refused request must not have run');
   });
 
+  it('clients refuse a daemon socket that does not belong to root', async () => {
+    const ns = lab.ns('fake');
+    // an unprivileged process grabs the daemon's name first
+    const squatter = lab.spawn(ns, 'python3', [
+      '-c',
+      `import os, socket, time
+os.setgid(65534); os.setuid(65534)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(b"\\0${OVPND_SOCKET}"); s.listen(8)
+print("bound", flush=True)
+time.sleep(30)`,
+    ]);
+    await new Promise<void>((resolve) => squatter.stdout?.once('data', () => resolve()));
+    await assert.rejects(connect(ns, true), /belongs to uid 65534/);
+    squatter.kill('SIGKILL');
+  });
+
   it('survives garbage, oversized messages, fds sent with the wrong request and clients that vanish', async () => {
     const ns = lab.ns('junk');
     const c = await connect(ns, true);
@@ -191,6 +208,7 @@ print(s.recv(65536).decode()); print(s.recv(65536).decode())`,
       [{ op: 'peer-get', msg: { ifindex, peer: { id: 'one' } } }, 'EINVAL'],
       [{ op: 'dev-new', msg: { ifname: { toString: 1 }, mode: 'mp' } }, 'EINVAL'],
       [{ op: '__proto__' }, 'EOPNOTSUPP'],
+      [{ op: '"'.repeat(100_000) }, 'EOPNOTSUPP'], // quoted back in the error, which must stay small
     ];
     for (const [m, code] of bad) {
       raw.send(m);
@@ -222,6 +240,12 @@ print(s.recv(65536).decode()); print(s.recv(65536).decode())`,
     raw.send({ op: 'dev-list', seq: 5 }, [u, u, u]);
     const r = await raw.next();
     assert.equal((r as { error: { code: string } }).error.code, 'EINVAL');
+    // the library refuses a request too large to send, and only that request
+    await assert.rejects(
+      c.request('dev-list', { pad: 'x'.repeat(MAX_MESSAGE) }),
+      (e: unknown) => e instanceof OvpndError && e.code === 'EMSGSIZE',
+    );
+    assert.equal((await c.devList()).length, 1);
     // the connection still works after all of that
     raw.send({ op: 'dev-list', seq: 6 });
     assert.deepEqual(await raw.next(), { seq: 6, reply: [{ ifindex, ifname: 'junk0', mode: 'mp' }] });
