@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { Notification } from '../../src/api/messages.js';
 import { OvpndClient, OvpndError } from '../../src/client/ovpnd-client.js';
@@ -58,7 +58,7 @@ function alive(pid: number): boolean {
 
 function readFileSafe(p: string): string {
   try {
-    return execFileSync('cat', [p], { encoding: 'utf8' });
+    return readFileSync(p, 'utf8');
   } catch {
     return '';
   }
