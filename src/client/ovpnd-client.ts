@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
 import type { ErrorReply } from '../mgmt/dispatch.js';
 import {
-  type ApiOps,
   type ControlPacketEvent,
   type ControlSendMsg,
   type DaemonInfo,
@@ -404,7 +403,3 @@ function defaultLog(netns: string | undefined): string | undefined {
   const name = netns ?? netnsName() ?? `ns${(netnsId() ?? 'unknown').replace(':', '-')}`;
   return `${OVPND_LOG_DIR}/ovpnd-${name}.log`;
 }
-
-// The in-process API and this client must offer the same operations.
-type _SameOps = keyof ApiOps extends keyof OvpndClient ? true : never;
-export const sameOps: _SameOps = true;

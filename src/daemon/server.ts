@@ -12,13 +12,12 @@ import {
   API_HANDLERS,
   type ErrorReply,
   type Handler,
-  num,
+  parseControlSend,
   type Request,
   text,
   toErrorReply,
 } from '../mgmt/dispatch.js';
 import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
-import { Endpoint } from '../net/endpoint.js';
 import { isSocketAttached, socketInode } from '../ovpn/sockets.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
@@ -44,7 +43,6 @@ export interface OvpndOptions {
 /** A daemon op: runs synchronously for one request of one connection. */
 type DaemonHandler = (ctx: { conn: Connection; msg: unknown; req: Request; fds: number[] }) => unknown;
 
-const MAX_FD_ATTR = 0x7fffffff;
 /** Connections of non-root clients kept open at once (to answer EPERM), and for how long. */
 const MAX_REFUSED = 32;
 const REFUSED_LINGER_MS = 2000;
@@ -288,7 +286,6 @@ export class Ovpnd {
    * caller would be). On success the connection becomes the socket's owner.
    */
   private peerNew(conn: Connection, msg: unknown, fds: number[]): void {
-    if (fds.length > 1) throw einval('peer-new takes one socket', 'socket');
     let given: number | undefined;
     try {
       this.api.peerNew(msg, (socket) => {
@@ -311,17 +308,11 @@ export class Ovpnd {
 
   /** control-send through a socket this connection handed over, named by its `socket` number. */
   private controlSend(conn: Connection, msg: unknown): void {
-    const ifindex = num(msg, 'ifindex');
-    const socket = num(msg, 'socket', 0, MAX_FD_ATTR);
-    const packet = text(msg, 'packet');
-    if (packet === undefined || !/^([0-9a-fA-F]{2})+$/.test(packet))
-      throw einval('packet must be a non-empty hex string', 'packet');
-    const addr = text(msg, 'remote-addr');
-    const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, 0xffff));
+    const { ifindex, socket, to, packet } = parseControlSend(msg);
     const inode = this.owners.inodeOf(conn, socket);
     if (inode === undefined)
       throw new OvpnError('ENOENT', `this connection handed over no socket ${socket}`, 'socket');
-    if (!this.api.controlSendInode(ifindex, inode, to, Buffer.from(packet, 'hex')))
+    if (!this.api.controlSendInode(ifindex, inode, to, packet))
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
   }
 }

@@ -139,19 +139,31 @@ const AGENT_HANDLERS: Record<string, Handler> = {
   },
   /** Sends a control packet through an attached socket: { ifindex, socket, remote-addr, remote-port, packet }. */
   'control-send': (api, msg) => {
-    const ifindex = num(msg, 'ifindex');
-    const fd = num(msg, 'socket', 0, FD_MAX);
-    const packet = text(msg, 'packet');
-    if (packet === undefined || !/^([0-9a-fA-F]{2})+$/.test(packet)) {
-      throw new OvpnError('EINVAL', 'packet must be a non-empty hex string', 'packet');
-    }
-    const addr = text(msg, 'remote-addr');
-    const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, PORT_MAX));
-    if (!api.controlSend(ifindex, fd, to, Buffer.from(packet, 'hex'))) {
+    const c = parseControlSend(msg);
+    if (!api.controlSend(c.ifindex, c.socket, c.to, c.packet))
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
-    }
   },
 };
+
+/**
+ * The message of control-send, checked: `{ifindex, socket, packet (hex), remote-addr?, remote-port?}`.
+ * `socket` names the socket as the front end knows it (the agent: its fd; ovpnd: the client's number).
+ */
+export function parseControlSend(msg: unknown): {
+  ifindex: number;
+  socket: number;
+  to: Endpoint | undefined;
+  packet: Buffer;
+} {
+  const ifindex = num(msg, 'ifindex');
+  const socket = num(msg, 'socket', 0, FD_MAX);
+  const packet = text(msg, 'packet');
+  if (packet === undefined || !/^([0-9a-fA-F]{2})+$/.test(packet))
+    throw new OvpnError('EINVAL', 'packet must be a non-empty hex string', 'packet');
+  const addr = text(msg, 'remote-addr');
+  const to = addr === undefined ? undefined : Endpoint.parse(addr, num(msg, 'remote-port', 1, PORT_MAX));
+  return { ifindex, socket, to, packet: Buffer.from(packet, 'hex') };
+}
 
 /** Runs one request against `api`; never throws or rejects. */
 export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {

@@ -9,6 +9,7 @@
  *   event     {"name": "peer-del-ntf" | "key-swap-ntf" | "peer-float-ntf" | "control-packet", "msg": {...}}
  */
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
+import type { OvpnApi } from '../api/ovpn-api.js';
 import type { DAEMON_EVENTS } from '../api/spec.js';
 import type { ErrorReply } from './dispatch.js';
 
@@ -87,6 +88,9 @@ export interface ApiOps {
   keySwap(msg: unknown): void;
   keyDel(msg: unknown): void;
 }
+
+// The in-process API offers exactly these operations (the client `implements RemoteApiOps`).
+export const ovpnApiHasOps = (api: OvpnApi): ApiOps => api;
 
 export type RemoteApiOps = {
   [K in keyof ApiOps]: (...a: Parameters<ApiOps[K]>) => Promise<ReturnType<ApiOps[K]>>;

@@ -2,37 +2,17 @@
  * UDP GSO fallbacks that need a small path MTU, in a namespace whose loopback has MTU 1500: a run
  * whose segments would need IP fragmentation is refused by the kernel (EMSGSIZE) and goes out one
  * datagram at a time (fragmented), the size is remembered and re-probed later; segment sizes no path
- * could carry turn GSO off. The sockets are created inside the namespace by this process (setns).
+ * could carry turn GSO off. The sockets are created inside the namespace by this process (sys/netns.ts inNetns).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PacketBatch } from '../../src/batch/packet-batch.js';
 import { Endpoint } from '../../src/net/endpoint.js';
-import { close, errno, libcOpen, setns } from '../../src/sys/libc.js';
+import { inNetns } from '../../src/sys/netns.js';
 import { createUdpSocket, UdpTransport } from '../../src/transport/index.js';
 import { canUseNetns, NetnsLab } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
-const CLONE_NEWNET = 0x40000000;
-const O_RDONLY = 0;
-
-/** Runs `fn` with this thread in network namespace `ns`. */
-function inNamespace<T>(ns: string, fn: () => T): T {
-  const home = libcOpen('/proc/thread-self/ns/net', O_RDONLY, 0);
-  const target = libcOpen(`/run/netns/${ns}`, O_RDONLY, 0);
-  assert.ok(home >= 0 && target >= 0, `open netns: errno ${errno()}`);
-  try {
-    assert.equal(setns(target, CLONE_NEWNET), 0, `setns ${ns}: errno ${errno()}`);
-    try {
-      return fn();
-    } finally {
-      assert.equal(setns(home, CLONE_NEWNET), 0, `setns back: errno ${errno()}`);
-    }
-  } finally {
-    close(home);
-    close(target);
-  }
-}
 
 describe('UDP GSO on a path with MTU 1500', { skip }, () => {
   let lab: NetnsLab;
@@ -51,7 +31,7 @@ describe('UDP GSO on a path with MTU 1500', { skip }, () => {
 
   function pair(family: 4 | 6): { rx: UdpTransport; tx: UdpTransport; dest: Endpoint } {
     const address = family === 4 ? '127.0.0.1' : '::1';
-    const [rx, tx] = inNamespace(ns, () => [
+    const [rx, tx] = inNetns(ns, () => [
       UdpTransport.attach(createUdpSocket({ family, port: 0, address }), 64, { gro: false }),
       UdpTransport.attach(createUdpSocket({ family, port: 0, address }), 64),
     ]);
