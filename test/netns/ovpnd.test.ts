@@ -64,13 +64,13 @@ function readFileSafe(p: string): string {
   }
 }
 
-async function waitGone(pid: number, ms: number): Promise<number> {
+/** Waits until process `pid` is gone; throws if it still runs after `ms`. */
+async function waitGone(pid: number, ms: number): Promise<void> {
   const t0 = Date.now();
   while (alive(pid)) {
     if (Date.now() - t0 > ms) throw new Error(`ovpnd ${pid} still runs after ${ms} ms`);
     await sleep(50);
   }
-  return Date.now() - t0;
 }
 
 function openFds(pid: number): number {
@@ -140,8 +140,7 @@ describe('ovpnd', { skip }, () => {
     await c2.devDel({ ifname: 'keep0' });
     assert.ok(alive(info.pid), 'a daemon with a client must keep running without devices');
     c2.close();
-    const took = await waitGone(info.pid, 3000);
-    assert.ok(took < 3000);
+    await waitGone(info.pid, 3000); // throws if it is still there
   });
 
   it('refuses clients that are not root, and keeps serving root', async () => {
@@ -435,8 +434,7 @@ print(s.recvfrom(2048)[0].hex(), flush=True)`,
     await c.devNew({ ifname: 'gone0', mode: 'mp' });
     const { pid } = await c.daemonInfo();
     execFileSync('ip', ['netns', 'del', ns]);
-    const took = await waitGone(pid, 5000);
-    assert.ok(took < 5000, `exited after ${took} ms`);
+    await waitGone(pid, 5000); // throws if it is still there
     await c.closed; // the daemon closed our connection on its way out
   });
 });

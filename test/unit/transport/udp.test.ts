@@ -339,11 +339,11 @@ describe('UdpTransport batches', () => {
     const dest = Endpoint.parse('127.0.0.1', rx.localPort);
     const b = new PacketBatch(4, 2048);
     const { batch, slots } = outgoing([30, 40]);
-    tx.sendBatch(batch, slots, [dest, dest], 2);
-    await receive(rx, 2, b);
+    assert.equal(tx.sendBatch(batch, slots, [dest, dest], 2), 2);
+    assert.equal((await receive(rx, 2, b)).length, 2);
     b.offs[0] += 24;
     b.offs[1] -= 8;
-    tx.sendBatch(batch, slots, [dest, dest], 2);
+    assert.equal(tx.sendBatch(batch, slots, [dest, dest], 2), 2);
     const got = await receive(rx, 2, b);
     assert.equal(b.offs[0], b.dataStart(0));
     assert.equal(b.offs[1], b.dataStart(1));
