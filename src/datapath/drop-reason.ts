@@ -42,8 +42,6 @@ export const DropReason = {
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
-export const DROP_REASON_COUNT = 17;
-
 /** Names for printing, indexed by value. */
 export const DROP_REASON_NAMES: readonly string[] = [
   'none',
@@ -65,6 +63,11 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'rx-control-unclaimed',
 ];
 
+export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;
+/** Which reasons count as RX and which as TX drops, from their names (a new reason cannot be missed). */
+const RX_REASONS = DROP_REASON_NAMES.flatMap((n, r) => (n.startsWith('rx-') ? [r] : []));
+const TX_REASONS = DROP_REASON_NAMES.flatMap((n, r) => (n.startsWith('tx-') ? [r] : []));
+
 /** Drop counters by cause, for one device. Adding allocates nothing. */
 export class DropCounters {
   readonly counts = new Float64Array(DROP_REASON_COUNT);
@@ -80,14 +83,14 @@ export class DropCounters {
   /** Total RX drops (the kernel's rx_dropped). */
   get rxDropped(): number {
     let n = 0;
-    for (let r = DropReason.RX_SHORT; r <= DropReason.RX_RPF; r++) n += this.counts[r];
-    return n + this.counts[DropReason.RX_DEVICE] + this.counts[DropReason.RX_CONTROL_UNCLAIMED];
+    for (const r of RX_REASONS) n += this.counts[r];
+    return n;
   }
 
   /** Total TX drops (the kernel's tx_dropped). */
   get txDropped(): number {
     let n = 0;
-    for (let r = DropReason.TX_NOT_IP; r <= DropReason.TX_TRANSPORT; r++) n += this.counts[r];
+    for (const r of TX_REASONS) n += this.counts[r];
     return n;
   }
 
