@@ -20,7 +20,7 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { type Errno, einval, OvpnError } from '../errors/ovpn-error.js';
-import { allocPinned, type PinnedBuffer } from '../sys/address.js';
+import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
 import {
   AF_INET,
   close,
@@ -383,9 +383,7 @@ class LinuxTun implements LinuxTunDevice {
 
 function setIov(iov: Uint32Array, k: number, addr: number, len: number): void {
   const i = k * 4;
-  const lo = addr % 4294967296;
-  iov[i] = lo;
-  iov[i + 1] = (addr - lo) / 4294967296;
+  putPtr(iov, i, addr);
   iov[i + 2] = len;
   iov[i + 3] = 0;
 }

@@ -13,6 +13,15 @@ export function bufferAddress(buf: Buffer): number {
   return Number(koffi.address(buf));
 }
 
+/**
+ * Writes a native address (below 2^53) as a little-endian u64 at 32-bit word `w` of `u`: how the
+ * iovec, msghdr and mmsghdr structs we fill for the kernel take their pointers and lengths.
+ */
+export function putPtr(u: Uint32Array, w: number, addr: number): void {
+  u[w] = addr >>> 0;
+  u[w + 1] = (addr / 4294967296) >>> 0;
+}
+
 /** A Buffer whose memory is outside the V8 heap (never moved by the GC), with its address. */
 export interface PinnedBuffer {
   readonly buf: Buffer;

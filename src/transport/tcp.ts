@@ -15,14 +15,13 @@
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
-import { allocPinned, type PinnedBuffer } from '../sys/address.js';
+import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
 import {
   close as closeFd,
   EAGAIN,
   EINTR,
   errno,
   getpeername,
-  getsockname,
   getsockoptInt,
   IPPROTO_TCP,
   read,
@@ -35,8 +34,9 @@ import {
   writev,
 } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
-import { FrameError, TCP_LENGTH_SIZE, TcpDeframer } from '../wire/tcp-frame.js';
+import { FrameError, TCP_LENGTH_SIZE, TcpDeframer, writeFrameLength } from '../wire/tcp-frame.js';
 import { ByteRing } from './byte-ring.js';
+import { boundPort } from './udp-socket.js';
 
 /** Bytes a peer's send queue may hold before frames are refused. */
 export const TCP_SEND_QUEUE_BYTES = 1 << 20;
@@ -64,6 +64,8 @@ export class TcpTransport {
   private readonly deframer: TcpDeframer;
   private readonly ring = new ByteRing(TCP_SEND_QUEUE_BYTES);
   private readonly iov: PinnedBuffer;
+  /** The iovec array as 32-bit words: entry k is words 4k..4k+3 (base, then length). */
+  private readonly iov32: Uint32Array;
   private watcher: FdWatcher | undefined;
   private handlers: TcpHandlers | undefined;
   private ended = false;
@@ -76,6 +78,7 @@ export class TcpTransport {
     this.localPort = localPort;
     this.rx = allocPinned(RX_BUFFER);
     this.iov = allocPinned(IOV_SIZE * 1040);
+    this.iov32 = new Uint32Array(this.iov.buf.buffer, this.iov.buf.byteOffset, this.iov.buf.length >>> 2);
     this.deframer = new TcpDeframer((buf, start, end) => this.handlers?.frame(buf, start, end));
   }
 
@@ -97,8 +100,7 @@ export class TcpTransport {
       throw new OvpnError('EINVAL', 'the TCP socket is not connected', 'socket');
     const remote = Endpoint.fromSockaddr(name, 0);
     if (remote === undefined) throw new OvpnError('ENOTSOCK', 'not an IP socket', 'socket');
-    len.writeUInt32LE(128, 0);
-    const port = getsockname(fd, name, len) === 0 ? name.readUInt16BE(2) : 0;
+    const port = boundPort(fd);
     if (!setNonBlocking(fd))
       throw new OvpnError('EIO', `cannot make the socket non-blocking: ${strerror(errno())}`);
     return new TcpTransport(fd, remote, port);
@@ -181,14 +183,14 @@ export class TcpTransport {
       for (; k < n; k++) {
         const s = slots[from + k];
         const off = batch.offs[s] - TCP_LENGTH_SIZE;
-        buf.writeUInt16BE(batch.lens[s], off);
+        writeFrameLength(buf, off, batch.lens[s]);
         if (!this.ring.push(buf, off, off + batch.lens[s] + TCP_LENGTH_SIZE)) break;
       }
       this.refused += n - k;
       this.drainQueue();
       return k;
     }
-    const iov = this.iov.buf;
+    const iov = this.iov32;
     const base = batch.mem.addr;
     let total = 0;
     const m = Math.min(n, 1024);
@@ -196,9 +198,9 @@ export class TcpTransport {
       const s = slots[from + k];
       const off = batch.offs[s] - TCP_LENGTH_SIZE;
       const len = batch.lens[s] + TCP_LENGTH_SIZE;
-      buf.writeUInt16BE(batch.lens[s], off);
-      writeAddr(iov, k * IOV_SIZE, base + off);
-      writeAddr(iov, k * IOV_SIZE + 8, len);
+      writeFrameLength(buf, off, batch.lens[s]);
+      putPtr(iov, 4 * k, base + off);
+      putPtr(iov, 4 * k + 2, len);
       total += len;
     }
     let w = writev(this.sock, this.iov.addr, m);
@@ -246,11 +248,11 @@ export class TcpTransport {
     while (this.ring.length > 0 && this.sock >= 0) {
       const [o1, l1] = this.ring.firstSegment();
       const [o2, l2] = this.ring.secondSegment();
-      const iov = this.iov.buf;
-      writeAddr(iov, 0, this.ring.mem.addr + o1);
-      writeAddr(iov, 8, l1);
-      writeAddr(iov, 16, this.ring.mem.addr + o2);
-      writeAddr(iov, 24, l2);
+      const iov = this.iov32;
+      putPtr(iov, 0, this.ring.mem.addr + o1);
+      putPtr(iov, 2, l1);
+      putPtr(iov, 4, this.ring.mem.addr + o2);
+      putPtr(iov, 6, l2);
       const w = writev(this.sock, this.iov.addr, l2 > 0 ? 2 : 1);
       if (w < 0) {
         const e = errno();
@@ -274,10 +276,4 @@ export class TcpTransport {
     this.sock = -1;
     this.ring.clear();
   }
-}
-
-/** Writes a non-negative integer below 2^53 as a little-endian u64. */
-function writeAddr(b: Buffer, off: number, v: number): void {
-  b.writeUInt32LE(v % 4294967296, off);
-  b.writeUInt32LE(Math.floor(v / 4294967296), off + 4);
 }

@@ -37,7 +37,7 @@
 
 import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { allocPinned, type PinnedBuffer } from '../sys/address.js';
+import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
 import { type RxSpill, SPILL_ADDR_WORDS } from './rx-spill.js';
 
 const MMSG = 64;
@@ -96,14 +96,6 @@ export const UDP_SEGMENT = 103;
 export const UDP_GRO = 104;
 /** SOL_SOCKET option: UDP checksums off (the kernel then refuses GSO). */
 export const SO_NO_CHECK = 11;
-
-const TWO32 = 4294967296;
-
-/** Writes a 48-bit address as two little-endian 32-bit words at word index `w`. */
-function putPtr(u: Uint32Array, w: number, addr: number): void {
-  u[w] = addr >>> 0;
-  u[w + 1] = (addr / TWO32) >>> 0;
-}
 
 /** The RX arena (recvmmsg), and the per-slot address arrays exposed by the transport. */
 export class RxArena {
