@@ -24,7 +24,7 @@ import {
   type RemoteApiOps,
   type WireEvent,
 } from '../mgmt/protocol.js';
-import { close, fcntl } from '../sys/libc.js';
+import { close, EAGAIN, EBADF, ECONNREFUSED, ENOENT, fcntl } from '../sys/libc.js';
 import { inNetns, netnsId, netnsName } from '../sys/netns.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import {
@@ -70,11 +70,7 @@ const OVPND = fileURLToPath(new URL('../cli/ovpnd.js', import.meta.url));
  * RSS rise of ~20 MiB that looks like a leak and buys nothing (bench/daemon.ts measured it).
  */
 export const OVPND_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2'];
-const ECONNREFUSED = 111;
 const F_GETFD = 1;
-const EAGAIN = 11;
-const EBADF = 9;
-const ENOENT = 2;
 
 interface Pending {
   resolve: (v: unknown) => void;

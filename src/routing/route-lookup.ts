@@ -13,10 +13,11 @@
  * When the kernel's answer cannot be read (socket overrun, closed socket), the lookup falls back to
  * the address itself, uncached, as the kernel's ovpn does when its route lookup fails.
  */
-import koffi from 'koffi';
 import { OvpnError } from '../errors/ovpn-error.js';
 import { allocPinned, type PinnedBuffer } from '../sys/address.js';
 import {
+  AF_INET,
+  AF_INET6,
   AF_NETLINK,
   bind,
   close,
@@ -24,6 +25,8 @@ import {
   ENOBUFS,
   errno,
   MSG_DONTWAIT,
+  MSG_TRUNC,
+  recv,
   SO_RCVBUF,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -53,18 +56,6 @@ import {
   SOL_NETLINK,
 } from './netlink.js';
 
-const libc = koffi.load('libc.so.6');
-/** recv(fd, addr, n, flags) with a raw address. */
-const recv = libc.func('recv', 'intptr_t', ['int', 'intptr_t', 'size_t', 'int']) as (
-  fd: number,
-  buf: number,
-  n: number,
-  flags: number,
-) => number;
-
-const MSG_TRUNC = 0x20;
-const AF_INET = 2;
-const AF_INET6 = 10;
 const RX_SIZE = 16384;
 const MONITOR_SIZE = 32768;
 

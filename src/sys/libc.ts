@@ -48,9 +48,23 @@ export const IP_PKTINFO = 8;
 export const IPV6_RECVPKTINFO = 49;
 export const IPV6_PKTINFO = 50;
 export const MSG_DONTWAIT = 0x40;
+/** msg_flags: the message did not fit its buffer / its ancillary data did not fit. */
+export const MSG_TRUNC = 0x20;
+export const MSG_CTRUNC = 0x08;
+/** recvmsg flag: fds received by SCM_RIGHTS are close-on-exec. */
+export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const MSG_NOSIGNAL = 0x4000;
 
+export const ENOENT = 2;
 export const EINTR = 4;
+export const EIO = 5;
+export const EBADF = 9;
+export const EFAULT = 14;
+export const EINVAL = 22;
+export const ENOTSOCK = 88;
+export const EMSGSIZE = 90;
+export const EADDRNOTAVAIL = 99;
+export const ENETUNREACH = 101;
 export const EAGAIN = 11;
 export const ENOBUFS = 105;
 export const ECONNREFUSED = 111;
@@ -169,6 +183,13 @@ export const sendmmsg = libc.func('sendmmsg', 'int', ['int', P, 'unsigned int', 
   vlen: number,
   flags: number,
 ) => number;
+/** recv(fd, addr, n, flags) with a raw address. */
+export const recv = libc.func('recv', 'intptr_t', ['int', P, 'size_t', 'int']) as (
+  fd: number,
+  buf: number,
+  n: number,
+  flags: number,
+) => number;
 /** sendmsg(fd, msghdr address, flags). */
 export const sendmsg = libc.func('sendmsg', 'intptr_t', ['int', P, 'int']) as (
   fd: number,
@@ -181,6 +202,11 @@ export const recvmsg = libc.func('recvmsg', 'intptr_t', ['int', P, 'int']) as (
   msg: number,
   flags: number,
 ) => number;
+/** if_indextoname into `buf` (16 bytes); returns 0 (NULL) when there is no such interface. */
+export const ifIndexToName = libc.func('if_indextoname', 'intptr_t', ['unsigned int', 'void *']) as (
+  ifindex: number,
+  buf: Buffer,
+) => number | bigint;
 export const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)') as (
   name: string,
 ) => number;

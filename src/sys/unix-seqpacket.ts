@@ -7,7 +7,7 @@
  * All calls are non-blocking and synchronous; readiness comes from poll.ts. The msghdr, iovec and
  * cmsg buffers are pinned scratch shared by every socket of the process (one call at a time).
  */
-import { allocPinned } from './address.js';
+import { allocPinned, putPtr } from './address.js';
 import {
   AF_UNIX,
   accept4,
@@ -15,9 +15,17 @@ import {
   close,
   connect,
   EAGAIN,
+  EINTR,
+  EINVAL,
+  EMSGSIZE,
   errno,
   getsockopt,
   listen,
+  MSG_CMSG_CLOEXEC,
+  MSG_CTRUNC,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  MSG_TRUNC,
   recvmsg,
   SO_SNDBUF,
   SOCK_CLOEXEC,
@@ -32,12 +40,6 @@ import {
 export const SOCK_SEQPACKET = 5;
 const SO_PEERCRED = 17;
 const SCM_RIGHTS = 1;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
-const MSG_TRUNC = 0x20;
-const MSG_CTRUNC = 0x08;
-const MSG_CMSG_CLOEXEC = 0x40000000;
-const EINTR = 4;
 
 /** Largest message either side sends or accepts, in bytes. */
 export const MAX_MESSAGE = 256 * 1024;
@@ -53,6 +55,13 @@ const iovAddr = hdr.addr + 56;
 const ctrlAddr = hdr.addr + 72;
 const ctrlOff = 72;
 const data = allocPinned(MAX_MESSAGE + 1);
+/** `hdr` as 32-bit words, for putPtr. */
+const h32 = new Uint32Array(hdr.buf.buffer, hdr.buf.byteOffset, hdr.buf.length >>> 2);
+
+/** A u64 (below 2^53) at byte `off` of `hdr`. */
+function readU64(off: number): number {
+  return h32[off >>> 2] + h32[(off >>> 2) + 1] * 4294967296;
+}
 
 /** A system call failed: `errno` and the libc text. */
 export class SyscallError extends Error {
@@ -143,12 +152,12 @@ export type RecvResult =
 export function recvMessage(fd: number): RecvResult {
   const b = hdr.buf;
   b.fill(0, 0, 72);
-  b.writeBigUInt64LE(BigInt(iovAddr), 16);
-  b.writeBigUInt64LE(1n, 24);
-  b.writeBigUInt64LE(BigInt(ctrlAddr), 32);
-  b.writeBigUInt64LE(BigInt(CMSG_SPACE), 40);
-  b.writeBigUInt64LE(BigInt(data.addr), 56);
-  b.writeBigUInt64LE(BigInt(MAX_MESSAGE + 1), 64);
+  putPtr(h32, 4, iovAddr);
+  putPtr(h32, 6, 1);
+  putPtr(h32, 8, ctrlAddr);
+  putPtr(h32, 10, CMSG_SPACE);
+  putPtr(h32, 14, data.addr);
+  putPtr(h32, 16, MAX_MESSAGE + 1);
   let n: number;
   for (;;) {
     n = recvmsg(fd, hdr.addr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -159,7 +168,7 @@ export function recvMessage(fd: number): RecvResult {
     // ECONNRESET and the like: the other end is gone.
     return { kind: 'eof' };
   }
-  const fds = readRights(Number(b.readBigUInt64LE(40)));
+  const fds = readRights(readU64(40));
   const flags = b.readInt32LE(48);
   if (n === 0 && fds.length === 0) return { kind: 'eof' };
   if (n > MAX_MESSAGE || (flags & MSG_TRUNC) !== 0) {
@@ -176,7 +185,7 @@ function readRights(len: number): number[] {
   const b = hdr.buf;
   let p = 0;
   while (p + CMSG_HDR <= len) {
-    const clen = Number(b.readBigUInt64LE(ctrlOff + p));
+    const clen = readU64(ctrlOff + p);
     if (clen < CMSG_HDR || p + clen > len) break;
     const level = b.readInt32LE(ctrlOff + p + 8);
     const type = b.readInt32LE(ctrlOff + p + 12);
@@ -193,24 +202,24 @@ function readRights(len: number): number[] {
  * full (EAGAIN: try again when writable). Throws SyscallError when the connection is broken.
  */
 export function sendMessage(fd: number, msg: Buffer, fds: readonly number[] = []): boolean {
-  if (msg.length > MAX_MESSAGE) throw new SyscallError('sendmsg', 90 /* EMSGSIZE */);
-  if (fds.length > MAX_FDS) throw new SyscallError('sendmsg', 22 /* EINVAL */);
+  if (msg.length > MAX_MESSAGE) throw new SyscallError('sendmsg', EMSGSIZE);
+  if (fds.length > MAX_FDS) throw new SyscallError('sendmsg', EINVAL);
   msg.copy(data.buf, 0);
   const b = hdr.buf;
   b.fill(0, 0, 72);
-  b.writeBigUInt64LE(BigInt(iovAddr), 16);
-  b.writeBigUInt64LE(1n, 24);
+  putPtr(h32, 4, iovAddr);
+  putPtr(h32, 6, 1);
   if (fds.length > 0) {
     const clen = CMSG_HDR + 4 * fds.length;
-    b.writeBigUInt64LE(BigInt(clen), ctrlOff);
+    putPtr(h32, ctrlOff >>> 2, clen);
     b.writeInt32LE(SOL_SOCKET, ctrlOff + 8);
     b.writeInt32LE(SCM_RIGHTS, ctrlOff + 12);
     for (let i = 0; i < fds.length; i++) b.writeInt32LE(fds[i], ctrlOff + CMSG_HDR + 4 * i);
-    b.writeBigUInt64LE(BigInt(ctrlAddr), 32);
-    b.writeBigUInt64LE(BigInt((clen + 7) & ~7), 40);
+    putPtr(h32, 8, ctrlAddr);
+    putPtr(h32, 10, (clen + 7) & ~7);
   }
-  b.writeBigUInt64LE(BigInt(data.addr), 56);
-  b.writeBigUInt64LE(BigInt(msg.length), 64);
+  putPtr(h32, 14, data.addr);
+  putPtr(h32, 16, msg.length);
   for (;;) {
     const n = sendmsg(fd, hdr.addr, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) return true;

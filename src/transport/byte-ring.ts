@@ -28,12 +28,11 @@ export class ByteRing {
   push(src: Buffer, start: number, end: number): boolean {
     const n = end - start;
     if (n > this.free) return false;
-    let tail = (this.head + this.used) % this.capacity;
+    const tail = (this.head + this.used) % this.capacity;
     const first = Math.min(n, this.capacity - tail);
     src.copy(this.mem.buf, tail, start, start + first);
     if (first < n) src.copy(this.mem.buf, 0, start + first, end);
     this.used += n;
-    tail = (tail + n) % this.capacity;
     return true;
   }
 

@@ -69,25 +69,7 @@ export const W_FLAGS = 12;
 /** Word offset of msg_len (bytes received or sent) in an mmsghdr. */
 export const W_LEN = 14;
 
-// Kernel numbers sys/libc.ts does not export.
-/** msg_flags bit: the datagram did not fit its buffer. */
-export const MSG_TRUNC = 0x20;
-/** errno: I/O error (a GSO send the route's device cannot do). */
-export const EIO = 5;
-/** errno: bad file descriptor. */
-export const EBADF = 9;
-/** errno: bad address. */
-export const EFAULT = 14;
-/** errno: invalid argument. */
-export const EINVAL = 22;
-/** errno: not a socket. */
-export const ENOTSOCK = 88;
-/** errno: message too long. */
-export const EMSGSIZE = 90;
-/** errno: address not available. */
-export const EADDRNOTAVAIL = 99;
-/** errno: network unreachable. */
-export const ENETUNREACH = 101;
+// UDP numbers sys/libc.ts does not export.
 /** Socket option level (and cmsg level) of UDP_SEGMENT and UDP_GRO: IPPROTO_UDP. */
 export const SOL_UDP = 17;
 /** UDP GSO: socket option and cmsg giving the segment size of a send. */

@@ -5,19 +5,16 @@
  */
 
 import type { Endpoint } from '../net/endpoint.js';
-import { IP_PKTINFO, IPPROTO_IP, IPPROTO_IPV6, IPV6_PKTINFO } from '../sys/libc.js';
 import {
   EADDRNOTAVAIL,
   EINVAL,
   ENETUNREACH,
-  LOCAL,
-  RX_CTRL,
-  type RxArena,
-  SEG_CMSG,
-  SOL_UDP,
-  UDP_GRO,
-  UDP_SEGMENT,
-} from './udp-arena.js';
+  IP_PKTINFO,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_PKTINFO,
+} from '../sys/libc.js';
+import { LOCAL, RX_CTRL, type RxArena, SEG_CMSG, SOL_UDP, UDP_GRO, UDP_SEGMENT } from './udp-arena.js';
 
 /**
  * A local (source) address to send from: what the kernel keeps as a peer's local IP (spec §5.3).

@@ -9,9 +9,9 @@
  */
 
 import type { PacketBatch } from '../batch/packet-batch.js';
-import { setsockoptInt } from '../sys/libc.js';
+import { MSG_TRUNC, setsockoptInt } from '../sys/libc.js';
 import { RxSpill } from './rx-spill.js';
-import { MSG_TRUNC, type RxArena, SOL_UDP, UDP_GRO, W_CONTROLLEN, W_FLAGS, W_LEN } from './udp-arena.js';
+import { type RxArena, SOL_UDP, UDP_GRO, W_CONTROLLEN, W_FLAGS, W_LEN } from './udp-arena.js';
 import { readRxCmsgs } from './udp-cmsg.js';
 
 /**

@@ -15,8 +15,14 @@ import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Endpoint } from '../net/endpoint.js';
 import {
   EAGAIN,
+  EBADF,
+  EFAULT,
   EINTR,
+  EINVAL,
+  EIO,
+  EMSGSIZE,
   ENOBUFS,
+  ENOTSOCK,
   errno,
   getsockoptInt,
   MSG_DONTWAIT,
@@ -24,12 +30,6 @@ import {
   sendmmsg,
 } from '../sys/libc.js';
 import {
-  EBADF,
-  EFAULT,
-  EINVAL,
-  EIO,
-  EMSGSIZE,
-  ENOTSOCK,
   SEG_CMSG,
   SO_NO_CHECK,
   SOL_UDP,

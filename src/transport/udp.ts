@@ -19,8 +19,12 @@ import type { Endpoint } from '../net/endpoint.js';
 import {
   close,
   EAGAIN,
+  EBADF,
+  EFAULT,
   EINTR,
+  EINVAL,
   ENOBUFS,
+  ENOTSOCK,
   errno,
   getsockoptInt,
   MSG_DONTWAIT,
@@ -30,19 +34,7 @@ import {
   sendmsg,
 } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
-import {
-  EBADF,
-  EFAULT,
-  EINVAL,
-  ENOTSOCK,
-  NAME_SIZE,
-  ONE_COPY,
-  RxArena,
-  SOL_UDP,
-  TxArena,
-  UDP_GRO,
-  W_CONTROLLEN,
-} from './udp-arena.js';
+import { NAME_SIZE, ONE_COPY, RxArena, SOL_UDP, TxArena, UDP_GRO, W_CONTROLLEN } from './udp-arena.js';
 import { badSource, type SourceAddress, writeSourceCmsg } from './udp-cmsg.js';
 import { GRO_MAX_READS, GroReceiver } from './udp-gro.js';
 import { GsoSender, gsoSupported, wantGso } from './udp-gso.js';
