@@ -32,6 +32,7 @@ import { ensure, eq, fuzz, fuzzAsync, iterations, type Rng, show, summary } from
 import {
   anyMessage,
   faultyMessage,
+  intBounds,
   invalidValue,
   NAMES,
   randomString,
@@ -75,14 +76,7 @@ function checkParsed(set: string, accept: readonly string[] | undefined, out: At
       case 's32':
       case 'u32':
       case 'uint': {
-        const [lo, hi] =
-          t.kind === 'u16'
-            ? [t.min ?? 0, 0xffff]
-            : t.kind === 's32'
-              ? [-(2 ** 31), 2 ** 31 - 1]
-              : t.kind === 'u32'
-                ? [t.min ?? 0, t.max ?? 0xffffffff]
-                : [0, 0xffffffff];
+        const [lo, hi] = intBounds(spec);
         ensure(
           typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi,
           () => `${name}: ${show(v)}`,

@@ -211,7 +211,8 @@ export function randomObject(rng: Rng, depth = 1): Record<string, unknown> {
   return o;
 }
 
-function intBounds(spec: AttrSpec): [number, number] {
+/** The range an integer attribute accepts. */
+export function intBounds(spec: AttrSpec): [number, number] {
   const t = spec.type;
   switch (t.kind) {
     case 'u16':
