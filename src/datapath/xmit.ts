@@ -140,7 +140,7 @@ function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
     if (sock.proto === 'tcp') {
       // a TCP stream takes a prefix of the frames (the rest do not fit its bounded queue)
       const accepted = sock.transport.sendFrames(batch, slots, start, end - start);
-      finishSent(ctx, batch, start, end, now, (j) => j - start < accepted);
+      finishSent(ctx, batch, start, end, now, undefined, accepted);
       start = end;
       continue;
     }
@@ -157,25 +157,29 @@ function sendSealed(ctx: DatapathContext, batch: PacketBatch, k: number): void {
         end - start,
         srcs.slice(start, end),
       );
-    const status = t.txStatus;
-    finishSent(ctx, batch, start, end, now, (j) => status[j - start] === 1);
+    finishSent(ctx, batch, start, end, now, t.txStatus, 0);
     start = end;
   }
 }
 
-/** Counts what went out (link TX, last-sent) and what did not (drops); clears the scratch entries. */
+/**
+ * Counts what went out (link TX, last-sent) and what did not (drops); clears the scratch entries.
+ * Slot j went out if `status[j - start]` is 1 (UDP), or without a status if j - start < `accepted`
+ * (TCP takes a prefix). Data rather than a callback: no closure per send.
+ */
 function finishSent(
   ctx: DatapathContext,
   batch: PacketBatch,
   start: number,
   end: number,
   now: number,
-  sent: (j: number) => boolean,
+  status: Uint8Array | undefined,
+  accepted: number,
 ): void {
   const { slots, slotPeers, slotDests } = ctx;
   for (let j = start; j < end; j++) {
     const peer = slotPeers[j]!;
-    if (sent(j)) {
+    if (status === undefined ? j - start < accepted : status[j - start] === 1) {
       const len = batch.lens[slots[j]];
       peer.stats.addPacket(Stat.LINK_TX_BYTES, len);
       peer.lastSentMs = now;
