@@ -15,96 +15,30 @@ import {
   GSO_MAX_SEGMENTS,
   type SourceAddress,
   UdpTransport,
-  type UdpTransportOptions,
 } from '../../../src/transport/index.js';
+import {
+  closeTransports,
+  expected,
+  outgoing,
+  type Received,
+  receive,
+  track,
+  transport,
+} from '../../support/udp-loopback.js';
 
 const SOL_UDP = 17;
 const UDP_GRO = 104;
 const SO_NO_CHECK = 11;
 const BIG = 65536;
 
-const open: UdpTransport[] = [];
-after(() => {
-  for (const t of open) t.close();
-});
-
-function transport(
-  family: 4 | 6,
-  address?: string,
-  batchSize = 64,
-  opts?: UdpTransportOptions,
-): UdpTransport {
-  const t = UdpTransport.attach(createUdpSocket({ family, port: 0, address }), batchSize, opts);
-  open.push(t);
-  return t;
-}
-
-/** A datagram's bytes: its tag (2 bytes), then a pattern of tag and size. */
-function fill(buf: Buffer, off: number, tag: number, size: number): void {
-  for (let j = 0; j < size; j++) buf[off + j] = (tag * 7 + j) & 0xff;
-  if (size >= 2) buf.writeUInt16BE(tag, off);
-}
-
-function expected(tag: number, size: number): Buffer {
-  const b = Buffer.alloc(size);
-  fill(b, 0, tag, size);
-  return b;
-}
-
-/** A batch holding datagram k (tagged `tag0 + k`) in slot k. */
-function outgoing(sizes: number[], tag0 = 0, slotSize = 2048): { batch: PacketBatch; slots: Uint16Array } {
-  const batch = new PacketBatch(sizes.length, slotSize);
-  const slots = new Uint16Array(sizes.length);
-  sizes.forEach((size, k) => {
-    fill(batch.mem.buf, batch.offs[k], tag0 + k, size);
-    batch.lens[k] = size;
-    slots[k] = k;
-  });
-  return { batch, slots };
-}
-
-interface Received {
-  data: Buffer;
-  from: string | undefined;
-  localFamily: number;
-  local: Buffer;
-  ifindex: number;
-}
-
-/** Receives until `want` datagrams arrived (or 2 s passed), checking the batch's bookkeeping. */
-async function receive(t: UdpTransport, want: number, batch: PacketBatch): Promise<Received[]> {
-  const got: Received[] = [];
-  const deadline = Date.now() + 2000;
-  while (got.length < want && Date.now() < deadline) {
-    const n = t.recvBatch(batch);
-    assert.ok(n >= 0, `recvBatch failed, errno ${t.lastErrno}`);
-    assert.ok(n <= Math.min(batch.size, t.batchSize));
-    assert.equal(batch.count, n);
-    if (n === 0) {
-      await new Promise((r) => setTimeout(r, 5));
-      continue;
-    }
-    for (let i = 0; i < n; i++) {
-      assert.equal(batch.offs[i], batch.dataStart(i), 'each datagram in its own slot');
-      const fam = t.localFamily[i];
-      got.push({
-        data: Buffer.from(batch.mem.buf.subarray(batch.offs[i], batch.offs[i] + batch.lens[i])),
-        from: Endpoint.fromSockaddr(t.names, t.nameOffset(i))?.key,
-        localFamily: fam,
-        local: Buffer.from(t.localAddr.subarray(i * 16, i * 16 + (fam === 6 ? 16 : 4))),
-        ifindex: t.localIfindex[i],
-      });
-    }
-  }
-  return got;
-}
+after(closeTransports);
 
 function expectAll(got: Received[], tags: number[], sizes: number[], from?: string): void {
   assert.equal(got.length, tags.length, 'datagram count');
   got.forEach((r, j) => {
     assert.equal(r.data.length, sizes[j], `datagram ${j} (tag ${tags[j]}) length`);
     assert.ok(r.data.equals(expected(tags[j], sizes[j])), `datagram ${j} (tag ${tags[j]}) bytes`);
-    if (from !== undefined) assert.equal(r.from, from, `datagram ${j} source`);
+    if (from !== undefined) assert.equal(r.from?.key, from, `datagram ${j} source`);
   });
 }
 
@@ -188,7 +122,7 @@ describe('UdpTransport GSO send', () => {
     const fd = createUdpSocket({ family: 4, port: 0, address: '127.0.0.1' });
     assert.equal(setsockoptInt(fd, SOL_SOCKET, SO_NO_CHECK, 1), 0);
     const tx = UdpTransport.attach(fd, 64);
-    open.push(tx);
+    track(tx);
     assert.equal(tx.gso, false);
     const { batch, slots } = outgoing([300, 300, 300]);
     const d = Endpoint.parse('127.0.0.1', rx.localPort);
@@ -302,7 +236,7 @@ describe('UdpTransport GSO send', () => {
     const got = await receive(rx, 9, new PacketBatch(16, 2048));
     expectAll(got, range(9), sizes);
     assert.deepEqual(
-      got.map((r) => r.from?.split(':')[0]),
+      got.map((r) => r.from?.address),
       [
         '127.0.0.1',
         '127.0.0.1',
@@ -373,7 +307,10 @@ describe('UdpTransport GRO receive', () => {
     const tags = [...range(sizes1.length), ...range(sizes2.length, 100)];
     expectAll(got, tags, [...sizes1, ...sizes2]);
     got.forEach((r, j) => {
-      assert.equal(r.from, j < sizes1.length ? `127.0.0.1:${tx1.localPort}` : `127.0.0.3:${tx2.localPort}`);
+      assert.equal(
+        r.from?.key,
+        j < sizes1.length ? `127.0.0.1:${tx1.localPort}` : `127.0.0.3:${tx2.localPort}`,
+      );
       assert.deepEqual([r.localFamily, ...r.local], [4, 127, 0, 0, 2]);
       assert.equal(r.ifindex, 1);
     });
@@ -413,10 +350,10 @@ describe('UdpTransport GRO receive', () => {
     expectAll(got, [...range(sizes.length), ...range(sizes.length)], [...sizes, ...sizes]);
     got.forEach((r, j) => {
       if (j < sizes.length) {
-        assert.equal(r.from, `[::1]:${tx6.localPort}`);
+        assert.equal(r.from?.key, `[::1]:${tx6.localPort}`);
         assert.equal(r.localFamily, 6);
       } else {
-        assert.equal(r.from, `127.0.0.1:${tx4.localPort}`);
+        assert.equal(r.from?.key, `127.0.0.1:${tx4.localPort}`);
         assert.deepEqual([r.localFamily, ...r.local], [4, 127, 0, 0, 1]);
       }
     });

@@ -29,84 +29,22 @@ import {
   socket,
 } from '../../../src/sys/libc.js';
 import { createUdpSocket, type SourceAddress, UdpTransport } from '../../../src/transport/index.js';
+import {
+  closeTransports,
+  expected,
+  outgoing,
+  type Received,
+  receive,
+  track,
+  transport,
+} from '../../support/udp-loopback.js';
 
 const EBADF = 9;
-const open: UdpTransport[] = [];
-after(() => {
-  for (const t of open) t.close();
-});
-
-/** A transport on a fresh socket bound to `address` (or the wildcard) on an ephemeral port. */
-function transport(family: 4 | 6, address?: string, batchSize = 64, mark?: number): UdpTransport {
-  const fd = createUdpSocket({ family, port: 0, address, mark });
-  const t = UdpTransport.attach(fd, batchSize);
-  open.push(t);
-  return t;
-}
-
-/** A datagram's bytes: its index and size, then a pattern. */
-function fill(buf: Buffer, off: number, idx: number, size: number): void {
-  for (let j = 0; j < size; j++) buf[off + j] = (idx * 7 + j) & 0xff;
-  if (size >= 2) buf.writeUInt16BE(idx, off);
-}
-
-/** A batch holding `sizes.length` datagrams, slot i = datagram i. */
-function outgoing(sizes: number[]): { batch: PacketBatch; slots: Uint16Array } {
-  const batch = new PacketBatch(sizes.length, 2048);
-  const slots = new Uint16Array(sizes.length);
-  sizes.forEach((size, i) => {
-    fill(batch.mem.buf, batch.offs[i], i, size);
-    batch.lens[i] = size;
-    slots[i] = i;
-  });
-  return { batch, slots };
-}
-
-interface Received {
-  data: Buffer;
-  from: Endpoint | undefined;
-  name: Buffer;
-  localFamily: number;
-  local: Buffer;
-  ifindex: number;
-}
-
-/** Receives until `want` datagrams arrived (or 2 s passed), copying each out of the batch. */
-async function receive(
-  t: UdpTransport,
-  want: number,
-  batch = new PacketBatch(64, 2048),
-): Promise<Received[]> {
-  const got: Received[] = [];
-  const deadline = Date.now() + 2000;
-  while (got.length < want && Date.now() < deadline) {
-    const n = t.recvBatch(batch);
-    assert.ok(n >= 0, `recvBatch failed, errno ${t.lastErrno}`);
-    assert.equal(batch.count, n);
-    if (n === 0) {
-      await new Promise((r) => setTimeout(r, 5));
-      continue;
-    }
-    for (let i = 0; i < n; i++) {
-      const fam = t.localFamily[i];
-      got.push({
-        data: Buffer.from(batch.mem.buf.subarray(batch.offs[i], batch.offs[i] + batch.lens[i])),
-        from: Endpoint.fromSockaddr(t.names, t.nameOffset(i)),
-        name: Buffer.from(t.names.subarray(t.nameOffset(i), t.nameOffset(i) + 28)),
-        localFamily: fam,
-        local: Buffer.from(t.localAddr.subarray(i * 16, i * 16 + (fam === 6 ? 16 : 4))),
-        ifindex: t.localIfindex[i],
-      });
-    }
-  }
-  return got;
-}
+after(closeTransports);
 
 function expectDatagram(r: Received, idx: number, size: number): void {
   assert.equal(r.data.length, size, `datagram ${idx} length`);
-  const want = Buffer.alloc(size);
-  fill(want, 0, idx, size);
-  assert.ok(r.data.equals(want), `datagram ${idx} content`);
+  assert.ok(r.data.equals(expected(idx, size)), `datagram ${idx} content`);
 }
 
 const sizesOf = (n: number) => Array.from({ length: n }, (_, i) => 2 + ((i * 137) % 1399));
@@ -136,7 +74,7 @@ describe('UdpTransport.attach', () => {
   it('reads domain, port and mark, and makes the socket non-blocking', () => {
     const fd = createUdpSocket({ family: 6, port: 0, mark: 0x1234 });
     const t = UdpTransport.attach(fd, 8);
-    open.push(t);
+    track(t);
     assert.equal(t.fd, fd);
     assert.equal(t.domain, 6);
     assert.equal(t.v6Only, false);
@@ -285,7 +223,7 @@ describe('UdpTransport batches', () => {
     sa.writeUInt16LE(AF_INET6, 0);
     assert.equal(bind(fd, sa, 28), 0);
     const t = UdpTransport.attach(fd, 4);
-    open.push(t);
+    track(t);
     assert.equal(t.v6Only, true);
     const { batch, slots } = outgoing([10]);
     assert.equal(t.sendBatch(batch, slots, [Endpoint.parse('127.0.0.1', 9)], 1), 0);
@@ -452,10 +390,10 @@ describe('UdpTransport lifecycle', () => {
 
 describe('createUdpSocket', () => {
   it('binds dual-stack and IPv4 sockets, with SO_MARK', () => {
-    const t6 = transport(6, undefined, 4, 77);
+    const t6 = transport(6, undefined, 4, { mark: 77 });
     assert.equal(t6.mark, 77);
     assert.equal(t6.v6Only, false);
-    const t4 = transport(4, '127.0.0.1', 4, 0xffffffff);
+    const t4 = transport(4, '127.0.0.1', 4, { mark: 0xffffffff });
     assert.equal(t4.mark, 0xffffffff);
     const mapped = transport(6, '127.0.0.1');
     assert.equal(mapped.domain, 6);
@@ -470,7 +408,7 @@ describe('createUdpSocket', () => {
     );
     const b = createUdpSocket({ family: 6, port: 0, reuse: true });
     const port = UdpTransport.attach(b, 1);
-    open.push(port);
+    track(port);
     const c = createUdpSocket({ family: 6, port: port.localPort, reuse: true });
     close(c);
   });
