@@ -18,7 +18,7 @@ import {
   toErrorReply,
 } from '../mgmt/dispatch.js';
 import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
-import { isSocketAttached, socketInode } from '../ovpn/sockets.js';
+import { isSocketAttached, socketInode } from '../device/sockets.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { peerCred, seqpacketAccept, seqpacketListen } from '../sys/unix-seqpacket.js';

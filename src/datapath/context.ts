@@ -6,7 +6,7 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Clock } from '../clock/clock.js';
-import type { TunDevice } from '../device/tun.js';
+import type { TunDevice } from '../tun/tun.js';
 import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import type { Peer } from '../peer/peer.js';
 import type { PeerTable } from '../peer/peer-table.js';

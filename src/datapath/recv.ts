@@ -8,7 +8,7 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { Endpoint, type LocalAddress } from '../net/endpoint.js';
-import { IPV4_SRC, IPV6_SRC, ipVersion } from '../net/inner-ip.js';
+import { IPV4_SRC, IPV6_SRC, ipVersion } from '../wire/inner-ip.js';
 import type { Peer } from '../peer/peer.js';
 import { Stat } from '../peer/stats.js';
 import type { UdpPeerSocket } from '../transport/peer-socket.js';

@@ -54,7 +54,7 @@ import {
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
   SOL_NETLINK,
-} from './netlink.js';
+} from './rtnetlink.js';
 
 const RX_SIZE = 16384;
 const MONITOR_SIZE = 32768;

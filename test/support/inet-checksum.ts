@@ -1,5 +1,5 @@
 /**
- * Reference Internet checksum arithmetic for tests, written independently of src/device/checksum.ts so
+ * Reference Internet checksum arithmetic for tests, written independently of src/tun/checksum.ts so
  * that the two can check each other.
  */
 

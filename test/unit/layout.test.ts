@@ -18,7 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   pktid: [],
   crypto: ['errors', 'sys', 'wire'],
   keys: ['crypto', 'pktid', 'wire', 'errors'],
-  device: ['batch', 'sys', 'errors'],
+  tun: ['batch', 'sys', 'errors'],
   routing: ['sys', 'errors', 'net'],
   transport: ['batch', 'sys', 'net', 'errors', 'wire'],
   peer: ['keys', 'wire', 'errors', 'clock', 'net', 'transport'],
@@ -33,15 +33,15 @@ const ALLOWED: Record<string, string[]> = {
     'sys',
     'batch',
     'net',
-    'device',
+    'tun',
     'routing',
     'transport',
   ],
-  ovpn: [
+  device: [
     'datapath',
     'peer',
     'keys',
-    'device',
+    'tun',
     'routing',
     'transport',
     'batch',
@@ -52,7 +52,7 @@ const ALLOWED: Record<string, string[]> = {
   ],
   // the management layer drives devices; it never reaches into the data path's pipelines
   api: [
-    'ovpn',
+    'device',
     'peer',
     'keys',
     'net',
@@ -65,7 +65,7 @@ const ALLOWED: Record<string, string[]> = {
   ],
   mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'datapath/drop-reason'],
   // the daemon serves the API on a socket; it sees devices only through the API and socket identities
-  daemon: ['api', 'mgmt', 'errors', 'ovpn/sockets', 'sys'],
+  daemon: ['api', 'mgmt', 'errors', 'device/sockets', 'sys'],
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane
   client: ['api/messages', 'mgmt/dispatch', 'mgmt/protocol', 'sys'],
   lab: ['mgmt'],

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { einval, OvpnError } from '../../errors/ovpn-error.js';
-import { OvpnDevice, type OvpnDeviceOptions } from '../../ovpn/ovpn-device.js';
+import { OvpnDevice, type OvpnDeviceOptions } from '../../device/ovpn-device.js';
 import { ifNameToIndex } from '../../sys/libc.js';
 import { type Attrs, get, required } from '../attrs.js';
 import type { DevInfo } from '../messages.js';

@@ -6,7 +6,7 @@
 import { einval, enoent } from '../../errors/ovpn-error.js';
 import { KeySlot } from '../../keys/key-slot.js';
 import type { KeySlotName } from '../../keys/key-state.js';
-import type { OvpnDevice } from '../../ovpn/ovpn-device.js';
+import type { OvpnDevice } from '../../device/ovpn-device.js';
 import { type Attrs, get, required } from '../attrs.js';
 import type { KeyInfo } from '../messages.js';
 import { CIPHER_ALGS, KEY_SLOTS } from '../spec.js';

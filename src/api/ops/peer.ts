@@ -5,8 +5,8 @@
 import { einval, enoent, OvpnError } from '../../errors/ovpn-error.js';
 import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js';
 import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
-import type { OvpnDevice } from '../../ovpn/ovpn-device.js';
-import { socketProtocol } from '../../ovpn/sockets.js';
+import type { OvpnDevice } from '../../device/ovpn-device.js';
+import { socketProtocol } from '../../device/sockets.js';
 import { DelReason } from '../../peer/del-reason.js';
 import { Peer } from '../../peer/peer.js';
 import { Stat } from '../../peer/stats.js';

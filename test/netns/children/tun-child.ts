@@ -3,8 +3,8 @@
  * asks over the RPC of rpc.ts. Packets travel as hex strings.
  */
 import { PacketBatch } from '../../../src/batch/packet-batch.js';
-import { createTun } from '../../../src/device/index.js';
-import type { TunDevice } from '../../../src/device/tun.js';
+import { createTun } from '../../../src/tun/index.js';
+import type { TunDevice } from '../../../src/tun/tun.js';
 import { serveRpc } from './rpc.js';
 
 const devices = new Map<string, TunDevice>();

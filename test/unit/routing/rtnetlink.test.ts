@@ -28,7 +28,7 @@ import {
   RTN_UNREACHABLE,
   rtaPayloadLen,
   rtmFindAttr,
-} from '../../../src/routing/netlink.js';
+} from '../../../src/routing/rtnetlink.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PacketBatch } from '../../../src/batch/packet-batch.js';
-import { GRO_MAX_PACKET, GRO_MAX_SEGMENTS, TcpGro } from '../../../src/device/gro.js';
-import { GsoSplitter } from '../../../src/device/gso-split.js';
+import { GRO_MAX_PACKET, GRO_MAX_SEGMENTS, TcpGro } from '../../../src/tun/gro.js';
+import { GsoSplitter } from '../../../src/tun/gso-split.js';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_TCPV4,
@@ -17,10 +17,10 @@ import {
   VIRTIO_NET_HDR_LEN,
   VirtioNetHdr,
   writeVirtioNetHdr,
-} from '../../../src/device/virtio-hdr.js';
+} from '../../../src/tun/virtio-hdr.js';
 import { l4ChecksumOk, pseudo, sum16 } from '../../support/inet-checksum.js';
 
-// Reference packet arithmetic, independent of src/device/checksum.ts.
+// Reference packet arithmetic, independent of src/tun/checksum.ts.
 const tcpChecksumOk = l4ChecksumOk;
 
 const TCP_FIN = 0x01;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PacketBatch } from '../../../src/batch/packet-batch.js';
-import { GsoSplitter } from '../../../src/device/gso-split.js';
+import { GsoSplitter } from '../../../src/tun/gso-split.js';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_TCPV4,
@@ -17,10 +17,10 @@ import {
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_LEN,
   writeVirtioNetHdr,
-} from '../../../src/device/virtio-hdr.js';
+} from '../../../src/tun/virtio-hdr.js';
 import { l4ChecksumOk, pseudo, sum16 } from '../../support/inet-checksum.js';
 
-// Reference packet arithmetic, independent of src/device/checksum.ts: test/support/inet-checksum.ts.
+// Reference packet arithmetic, independent of src/tun/checksum.ts: test/support/inet-checksum.ts.
 
 const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;

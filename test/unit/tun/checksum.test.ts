@@ -14,7 +14,7 @@ import {
   onesSum,
   pseudoSum4,
   pseudoSum6,
-} from '../../../src/device/checksum.js';
+} from '../../../src/tun/checksum.js';
 import { allocPinned } from '../../../src/sys/address.js';
 
 /** Reference: 16-bit big-endian words, odd last byte padded, end-around carry, not inverted. */
