@@ -8,10 +8,10 @@
  */
 import { type Clock, monotonicClock } from '../clock/clock.js';
 import type { ControlPacket } from '../datapath/context.js';
-import { einval, OvpnError } from '../errors/ovpn-error.js';
-import type { Endpoint } from '../net/endpoint.js';
 import type { DeviceListener, OvpnDevice } from '../device/ovpn-device.js';
 import { attachedSocket, socketInode } from '../device/sockets.js';
+import { einval, OvpnError } from '../errors/ovpn-error.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import { close } from '../sys/libc.js';

@@ -7,6 +7,7 @@
  * namespace is deleted.
  */
 import { OvpnApi } from '../api/ovpn-api.js';
+import { isSocketAttached, socketInode } from '../device/sockets.js';
 import { einval, OvpnError } from '../errors/ovpn-error.js';
 import {
   API_HANDLERS,
@@ -18,7 +19,6 @@ import {
   toErrorReply,
 } from '../mgmt/dispatch.js';
 import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
-import { isSocketAttached, socketInode } from '../device/sockets.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { peerCred, seqpacketAccept, seqpacketListen } from '../sys/unix-seqpacket.js';

@@ -6,12 +6,12 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Clock } from '../clock/clock.js';
-import type { TunDevice } from '../tun/tun.js';
 import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import type { Peer } from '../peer/peer.js';
 import type { PeerTable } from '../peer/peer-table.js';
 import type { RouteLookup } from '../routing/route-lookup.js';
 import type { PeerSocket } from '../transport/peer-socket.js';
+import type { TunDevice } from '../tun/tun.js';
 import type { DropCounters } from './drop-reason.js';
 import type { DataplaneEvents } from './events.js';
 

@@ -8,11 +8,11 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { Endpoint, type LocalAddress } from '../net/endpoint.js';
-import { IPV4_SRC, IPV6_SRC, ipVersion } from '../wire/inner-ip.js';
 import type { Peer } from '../peer/peer.js';
 import { Stat } from '../peer/stats.js';
 import type { UdpPeerSocket } from '../transport/peer-socket.js';
 import { DATA_V2_OVERHEAD, readPeerId } from '../wire/data-v2.js';
+import { IPV4_SRC, IPV6_SRC, ipVersion } from '../wire/inner-ip.js';
 import { isKeepalive } from '../wire/keepalive.js';
 import { classify, OPCODE_WORD_SIZE, PacketClass, PEER_ID_UNDEF } from '../wire/opcode.js';
 import type { DatapathContext } from './context.js';

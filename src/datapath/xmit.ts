@@ -6,10 +6,10 @@
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { IPV4_DST, IPV6_DST, ipVersion } from '../wire/inner-ip.js';
 import type { Peer } from '../peer/peer.js';
 import { Stat } from '../peer/stats.js';
 import { DATA_V2_OVERHEAD } from '../wire/data-v2.js';
+import { IPV4_DST, IPV6_DST, ipVersion } from '../wire/inner-ip.js';
 import { KEEPALIVE_MESSAGE, KEEPALIVE_SIZE } from '../wire/keepalive.js';
 import type { DatapathContext } from './context.js';
 import { sealPacket } from './crypt.js';

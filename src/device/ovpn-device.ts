@@ -14,14 +14,14 @@ import type { DataplaneEvents } from '../datapath/events.js';
 import { recvFromUdp } from '../datapath/recv.js';
 import { tcpFrameHandlers } from '../datapath/recv-tcp.js';
 import { xmitFromTun, xmitKeepalive } from '../datapath/xmit.js';
-import type { TunDevice } from '../tun/tun.js';
-import { createTun } from '../tun/tun-linux.js';
 import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import { MpPeerTable, P2pPeerTable, type PeerTable } from '../peer/peer-table.js';
 import { RouteLookup } from '../routing/route-lookup.js';
 import type { PeerSocket, TcpPeerSocket, UdpPeerSocket } from '../transport/peer-socket.js';
+import type { TunDevice } from '../tun/tun.js';
+import { createTun } from '../tun/tun-linux.js';
 import { KeepaliveTimer } from './keepalive.js';
 import { acquireTcpSocket, acquireUdpSocket, releaseSocket } from './sockets.js';
 

@@ -3,8 +3,8 @@
  * by name and mode; deleting it removes every peer with reason teardown before the interface goes.
  */
 import { readFileSync } from 'node:fs';
-import { einval, OvpnError } from '../../errors/ovpn-error.js';
 import { OvpnDevice, type OvpnDeviceOptions } from '../../device/ovpn-device.js';
+import { einval, OvpnError } from '../../errors/ovpn-error.js';
 import { ifNameToIndex } from '../../sys/libc.js';
 import { type Attrs, get, required } from '../attrs.js';
 import type { DevInfo } from '../messages.js';

@@ -3,10 +3,11 @@
  * process: key-get reports slot, key-id and cipher only. The buffers holding key bytes in a request are
  * wiped once the key is installed.
  */
+
+import type { OvpnDevice } from '../../device/ovpn-device.js';
 import { einval, enoent } from '../../errors/ovpn-error.js';
 import { KeySlot } from '../../keys/key-slot.js';
 import type { KeySlotName } from '../../keys/key-state.js';
-import type { OvpnDevice } from '../../device/ovpn-device.js';
 import { type Attrs, get, required } from '../attrs.js';
 import type { KeyInfo } from '../messages.js';
 import { CIPHER_ALGS, KEY_SLOTS } from '../spec.js';

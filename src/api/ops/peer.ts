@@ -2,11 +2,12 @@
  * peer-new, peer-set, peer-get, peer-del (spec ovpn-kernel §2.4), with the kernel's check order and
  * errno for every refusal. Messages are already validated against the op's input set (attrs.ts).
  */
+
+import type { OvpnDevice } from '../../device/ovpn-device.js';
+import { socketProtocol } from '../../device/sockets.js';
 import { einval, enoent, OvpnError } from '../../errors/ovpn-error.js';
 import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js';
 import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
-import type { OvpnDevice } from '../../device/ovpn-device.js';
-import { socketProtocol } from '../../device/sockets.js';
 import { DelReason } from '../../peer/del-reason.js';
 import { Peer } from '../../peer/peer.js';
 import { Stat } from '../../peer/stats.js';

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { allocPinned } from '../../../src/sys/address.js';
 import {
   addressSum,
   checksum,
@@ -15,7 +16,6 @@ import {
   pseudoSum4,
   pseudoSum6,
 } from '../../../src/tun/checksum.js';
-import { allocPinned } from '../../../src/sys/address.js';
 
 /** Reference: 16-bit big-endian words, odd last byte padded, end-around carry, not inverted. */
 function refSum(b: Buffer, start: number, len: number, initial = 0): number {
