@@ -7,8 +7,8 @@
  * either returns (ACK, or the reply of peer-get/key-get/dev-new) or throws an `OvpnError`.
  */
 import { type Clock, monotonicClock } from '../clock/clock.js';
-import type { ControlPacket } from '../datapath/context.js';
-import type { DeviceListener, OvpnDevice } from '../device/ovpn-device.js';
+import type { ControlPacket } from '../datapath/upcalls.js';
+import type { DeviceListener, OvpnDevice, OvpnDeviceOptions } from '../device/ovpn-device.js';
 import { attachedSocket, socketInode } from '../device/sockets.js';
 import { einval, OvpnError } from '../errors/ovpn-error.js';
 import type { Endpoint } from '../net/endpoint.js';
@@ -29,6 +29,9 @@ export type ControlListener = (m: ControlMessage) => void;
 export interface OvpnApiOptions {
   clock?: Clock;
   batchSize?: number;
+  /** Where devices get their TUN and sockets (default: the kernel's; tests: in-memory ones). */
+  createTun?: OvpnDeviceOptions['createTun'];
+  sockets?: OvpnDeviceOptions['sockets'];
 }
 
 export class OvpnApi {
@@ -70,8 +73,8 @@ export class OvpnApi {
    * the data frames (`to` is ignored). Returns false if the socket would not take it.
    */
   controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): boolean {
-    this.device({ ifindex }); // the device first, as before: the fd is only looked at for a real device
-    return this.controlSendInode(ifindex, socketInode(fd), to, packet);
+    const dev = this.device({ ifindex }); // the device first: the fd is only looked at for a real device
+    return this.controlSendInode(ifindex, dev.sockets.identity(fd), to, packet);
   }
 
   /** controlSend for the attached socket with identity `inode` (see sockets.ts). */
@@ -166,6 +169,8 @@ export class OvpnApi {
       clock: this.opts.clock ?? monotonicClock,
       batchSize: this.opts.batchSize,
       listener: this.listener,
+      createTun: this.opts.createTun,
+      sockets: this.opts.sockets,
     });
     this.devices.set(dev.ifindex, dev);
     return devInfo(dev);

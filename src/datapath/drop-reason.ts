@@ -39,6 +39,8 @@ export const DropReason = {
   TX_CRYPTO: 13,
   /** The transport could not take the packet (queue full, socket gone). */
   TX_TRANSPORT: 14,
+  /** The peer has no socket, or a UDP peer no remote endpoint, to send through (before sealing). */
+  TX_NO_ENDPOINT: 17,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -61,6 +63,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'tx-transport',
   'rx-device',
   'rx-control-unclaimed',
+  'tx-no-endpoint',
 ];
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

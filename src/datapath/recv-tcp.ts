@@ -1,67 +1,80 @@
 /**
- * Frames from a peer's TCP stream (spec ovpn-kernel §5.4): DATA_V2 frames are copied into the device's
- * receive batch (one copy: a stream read does not fall on packet boundaries) and then opened and
+ * Frames from a peer's TCP stream (spec ovpn-kernel §5.4): DATA_V2 frames are copied into the data
+ * path's receive batch (one copy: a stream read does not fall on packet boundaries) and then opened and
  * delivered like UDP datagrams, with the stream's peer regardless of the peer-id in the header; DATA_V1
- * is a stream error; anything else goes to the control plane as one framed packet, length included.
+ * is a stream error; anything else is posted to the control plane as one framed packet, length
+ * included. One read of the stream is one batch: upcalls posted by its frames reach the device when the
+ * read is flushed.
  */
 import type { Peer } from '../peer/peer.js';
 import type { TcpPeerSocket } from '../transport/peer-socket.js';
-import type { TcpHandlers } from '../transport/tcp.js';
+import type { StreamHandlers } from '../transport/transport.js';
 import { classify, PacketClass } from '../wire/opcode.js';
 import { TCP_LENGTH_SIZE } from '../wire/tcp-frame.js';
-import type { DatapathContext } from './context.js';
+import type { DataPath } from './datapath.js';
 import { DropReason } from './drop-reason.js';
 import { openAndDeliver } from './recv.js';
 
-/** Why a TCP stream ended, as the owner must act on it. */
-export type TcpStreamEnd = 'disconnect' | 'error';
-
-/**
- * Handlers for `peer`'s stream on `sock`. `ended` is called once when the stream is over: 'disconnect'
- * when the remote closed it, 'error' for framing/protocol/IO errors.
- */
-export function tcpFrameHandlers(
-  ctx: DatapathContext,
-  peer: Peer,
-  sock: TcpPeerSocket,
-  ended: (how: TcpStreamEnd, detail: string) => void,
-): TcpHandlers {
-  const batch = ctx.rxBatch;
+/** Handlers for `peer`'s stream on `sock`. Its end is posted as a `stream-end` upcall. */
+export function streamHandlers(dp: DataPath, peer: Peer, sock: TcpPeerSocket): StreamHandlers {
+  const batch = dp.rxBatch;
+  const rx = dp.rx;
   let k = 0;
-  const flush = () => {
+  let inBatch = false;
+  const begin = () => {
+    if (inBatch) return;
+    inBatch = true;
+    dp.upcalls.enter();
+  };
+  const deliver = () => {
     if (k === 0) return;
-    openAndDeliver(ctx, batch, k, undefined);
+    openAndDeliver(dp, batch, k, undefined);
     k = 0;
   };
+  const end = () => {
+    if (!inBatch) return;
+    inBatch = false;
+    dp.upcalls.leave();
+  };
   return {
-    frame(buf, start, end) {
+    frame(buf, start, stop) {
+      begin();
       const cls = classify(buf[start]);
       if (cls === PacketClass.DATA_V2) {
-        const len = end - start;
-        if (k === batch.size) flush();
+        if (k === batch.size) deliver();
         const at = batch.dataStart(k);
-        buf.copy(batch.mem.buf, at, start, end);
+        buf.copy(batch.mem.buf, at, start, stop);
         batch.offs[k] = at;
-        batch.lens[k] = len;
-        ctx.slots[k] = k;
-        ctx.slotPeers[k] = peer;
+        batch.lens[k] = stop - start;
+        rx.slots[k] = k;
+        rx.peers[k] = peer;
         k++;
         return;
       }
       if (cls === PacketClass.DATA_V1) {
-        ctx.drops.add(DropReason.RX_DATA_V1);
+        dp.drops.add(DropReason.RX_DATA_V1);
         sock.transport.abort();
-        ended('error', 'DATA_V1 on a TCP stream');
+        dp.upcalls.post({ kind: 'stream-end', peer, how: 'error' });
         return;
       }
-      const packet = Buffer.from(buf.subarray(start - TCP_LENGTH_SIZE, end));
-      if (ctx.control({ sock, from: sock.transport.remote, packet })) ctx.counters.controlIn++;
-      else ctx.drops.add(DropReason.RX_CONTROL_UNCLAIMED);
+      const packet = Buffer.from(buf.subarray(start - TCP_LENGTH_SIZE, stop));
+      dp.upcalls.post({ kind: 'control', pkt: { sock, from: sock.transport.remote, packet } });
     },
-    flush,
-    closed(why, detail) {
-      flush();
-      ended(why === 'eof' ? 'disconnect' : 'error', detail);
+    flush() {
+      try {
+        deliver();
+      } finally {
+        end();
+      }
+    },
+    closed(why) {
+      begin();
+      try {
+        deliver();
+        dp.upcalls.post({ kind: 'stream-end', peer, how: why === 'eof' ? 'disconnect' : 'error' });
+      } finally {
+        end();
+      }
     },
   };
 }

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { monotonicClock } from '../clock/clock.js';
 import { CipherAlg } from '../crypto/cipher-alg.js';
-import { openPacket, sealPacket } from '../datapath/crypt.js';
 import { DropCounters, DropReason } from '../datapath/drop-reason.js';
-import { noEvents } from '../datapath/events.js';
+import { openPacket } from '../datapath/recv.js';
+import { sealPacket } from '../datapath/xmit.js';
 import { KeySlot } from '../keys/key-slot.js';
 import { KeySlotName } from '../keys/key-state.js';
 import { Peer } from '../peer/peer.js';
@@ -42,7 +42,7 @@ function send(from: Side, to: Side, m: PinnedBuffer, payload: Buffer): Buffer | 
   payload.copy(m.buf, PAYLOAD_OFFSET);
   const keepalive = isKeepalive(payload, 0, payload.length);
   if (!keepalive) from.peer.stats.addPacket(Stat.VPN_TX_BYTES, payload.length);
-  const tx = sealPacket(from.peer, m.buf, m.addr, 0, payload.length, noEvents);
+  const tx = sealPacket(from.peer, m.buf, m.addr, 0, payload.length, { keySwapNeeded: () => {} });
   if (tx !== DropReason.NONE) {
     from.drops.add(tx);
     return undefined;

@@ -3,9 +3,12 @@
  * worker): for each peer with both an interval and a timeout, remove it with reason `expired` once
  * nothing authenticated arrived for `timeout` seconds, and send a keepalive once nothing was sent for
  * `interval` seconds; then re-arm for the earliest next deadline. The data path only stamps
- * `lastSentMs`/`lastRecvMs`; all the bookkeeping is here, off the per-packet path. Monotonic clock.
+ * `lastSentMs`/`lastRecvMs`; all the bookkeeping is here, off the per-packet path. The timer runs on
+ * the device's clock (monotonic; a ManualClock in tests), and one sweep is one batch for the upcall
+ * queue: removals are notified after the sweep.
  */
-import type { Clock } from '../clock/clock.js';
+import type { Clock, Timer } from '../clock/clock.js';
+import type { UpcallQueue } from '../datapath/upcalls.js';
 import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import type { PeerTable } from '../peer/peer-table.js';
@@ -13,12 +16,13 @@ import type { PeerTable } from '../peer/peer-table.js';
 export interface KeepaliveHost {
   readonly peers: PeerTable;
   readonly clock: Clock;
+  readonly upcalls: UpcallQueue;
   removePeer(peer: Peer, reason: DelReason): boolean;
   sendKeepalive(peer: Peer): void;
 }
 
 export class KeepaliveTimer {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private closed = false;
 
   constructor(private readonly host: KeepaliveHost) {}
@@ -30,36 +34,41 @@ export class KeepaliveTimer {
 
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private run(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.closed) return;
     const { host } = this;
-    const now = host.clock.nowMs();
+    host.upcalls.enter();
     let next = Number.POSITIVE_INFINITY;
-    for (const peer of [...host.peers.all()]) {
-      const interval = peer.keepaliveIntervalSec * 1000;
-      const timeout = peer.keepaliveTimeoutSec * 1000;
-      if (interval === 0 || timeout === 0) continue;
-      const expireAt = peer.lastRecvMs + timeout;
-      if (now >= expireAt) {
-        host.removePeer(peer, DelReason.EXPIRED);
-        continue;
+    const now = host.clock.nowMs();
+    try {
+      for (const peer of [...host.peers.all()]) {
+        const interval = peer.keepaliveIntervalSec * 1000;
+        const timeout = peer.keepaliveTimeoutSec * 1000;
+        if (interval === 0 || timeout === 0 || peer.dead) continue;
+        const expireAt = peer.lastRecvMs + timeout;
+        if (now >= expireAt) {
+          host.removePeer(peer, DelReason.EXPIRED);
+          continue;
+        }
+        let sendAt = peer.lastSentMs + interval;
+        if (now >= sendAt) {
+          host.sendKeepalive(peer);
+          // if the send failed, try again after another interval rather than in a tight loop
+          sendAt = Math.max(peer.lastSentMs, now) + interval;
+        }
+        next = Math.min(next, expireAt, sendAt);
       }
-      let sendAt = peer.lastSentMs + interval;
-      if (now >= sendAt) {
-        host.sendKeepalive(peer);
-        // if the send failed, try again after another interval rather than in a tight loop
-        sendAt = Math.max(peer.lastSentMs, now) + interval;
-      }
-      next = Math.min(next, expireAt, sendAt);
+    } finally {
+      host.upcalls.leave();
     }
-    if (next === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => this.run(), Math.max(1, next - now));
-    this.timer.unref();
+    // a listener may have kicked or closed the timer while the sweep's events were delivered
+    if (this.closed || this.timer !== undefined || next === Number.POSITIVE_INFINITY) return;
+    this.timer = host.clock.schedule(next - now, () => this.run());
   }
 }

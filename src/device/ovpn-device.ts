@@ -1,36 +1,44 @@
 /**
- * An ovpn device (spec ovpn-kernel §1): a TUN interface in P2P or MP mode, its peers, the sockets they
- * use, and the wiring of readiness callbacks to the data path. It implements the data path's context
- * and turns the data path's events into device events for the management layer.
+ * An ovpn device (spec ovpn-kernel §1; the kernel's main.c): a TUN interface in P2P or MP mode, its
+ * peers, the sockets they use, its keepalive timer, and its data path (src/datapath/), whose upcalls it
+ * turns into device events for the management layer. The device owns the lifecycle; the data path
+ * owns the batches.
  *
  * Lifecycle follows the kernel: carrier always on in MP, on in P2P only while a peer exists; deleting
  * the device removes every peer with reason teardown (each one notified) before the TUN goes away.
+ * Every event reaches the listener at a batch boundary (datapath/upcalls.ts), so a listener may call
+ * any operation of the device from inside any event.
  */
-import { BATCH_MAX_PACKET, PacketBatch } from '../batch/packet-batch.js';
 import { type Clock, monotonicClock } from '../clock/clock.js';
-import type { ControlPacket, DatapathContext, DeviceCounters } from '../datapath/context.js';
-import { DropCounters } from '../datapath/drop-reason.js';
-import type { DataplaneEvents } from '../datapath/events.js';
+import { DataPath, type DeviceCounters } from '../datapath/datapath.js';
+import type { DropCounters } from '../datapath/drop-reason.js';
+import { DropReason } from '../datapath/drop-reason.js';
 import { recvFromUdp } from '../datapath/recv.js';
-import { tcpFrameHandlers } from '../datapath/recv-tcp.js';
+import { streamHandlers } from '../datapath/recv-tcp.js';
+import type { ControlPacket, Upcall } from '../datapath/upcalls.js';
 import { xmitFromTun, xmitKeepalive } from '../datapath/xmit.js';
-import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import { DelReason } from '../peer/del-reason.js';
 import type { Peer } from '../peer/peer.js';
 import { MpPeerTable, P2pPeerTable, type PeerTable } from '../peer/peer-table.js';
 import { RouteLookup } from '../routing/route-lookup.js';
 import type { PeerSocket, TcpPeerSocket, UdpPeerSocket } from '../transport/peer-socket.js';
 import type { TunDevice } from '../tun/tun.js';
-import { createTun } from '../tun/tun-linux.js';
+import { createTun, type TunOptions } from '../tun/tun-linux.js';
 import { KeepaliveTimer } from './keepalive.js';
-import { acquireTcpSocket, acquireUdpSocket, releaseSocket } from './sockets.js';
+import {
+  acquireTcpSocket,
+  acquireUdpSocket,
+  kernelSockets,
+  releaseSocket,
+  type SocketSource,
+} from './sockets.js';
 
 export type OvpnMode = 'p2p' | 'mp';
 
 /** Default packets per batch: enough to amortise a syscall, small enough to stay in cache. */
 export const DEFAULT_BATCH_SIZE = 64;
 
-/** What the device reports upwards; the management layer implements it. */
+/** What the device reports upwards; the management layer implements it. Called at batch boundaries. */
 export interface DeviceListener {
   peerDeleted(dev: OvpnDevice, peer: Peer, reason: DelReason): void;
   keySwapNeeded(dev: OvpnDevice, peer: Peer, keyId: number): void;
@@ -39,33 +47,41 @@ export interface DeviceListener {
   control(dev: OvpnDevice, pkt: ControlPacket): boolean;
 }
 
+/**
+ * Offloads, each on by default where the kernel has it: TUN TSO/GRO with the virtio header, UDP GSO
+ * on send and UDP GRO on receive for the device's UDP sockets. Off only for measurements and for
+ * kernels or setups where an offload misbehaves.
+ */
+export interface Offloads {
+  tun?: boolean;
+  udpGso?: boolean;
+  udpGro?: boolean;
+}
+
 export interface OvpnDeviceOptions {
   mtu?: number;
   clock?: Clock;
   batchSize?: number;
   listener?: DeviceListener;
+  offloads?: Offloads;
+  /** Makes the TUN (default: a Linux TUN interface, tun-linux.ts). */
+  createTun?: (name: string, opts: TunOptions) => TunDevice;
+  /** Where sockets handed over by fd come from (default: the kernel's, sockets.ts). */
+  sockets?: SocketSource;
 }
 
-export class OvpnDevice implements DatapathContext {
+export class OvpnDevice {
   readonly name: string;
   readonly ifindex: number;
   readonly mode: OvpnMode;
   readonly tun: TunDevice;
   readonly peers: PeerTable;
   readonly routes: RouteLookup | undefined;
-  readonly drops = new DropCounters();
   readonly clock: Clock;
-  readonly txBatch: PacketBatch;
-  readonly rxBatch: PacketBatch;
-  readonly kaBatch = new PacketBatch(1, 256);
   readonly keepalive: KeepaliveTimer;
-  readonly slots: Uint16Array;
-  readonly slotPeers: (Peer | undefined)[];
-  readonly slotDests: (Endpoint | undefined)[];
-  readonly slotSrcs: (LocalAddress | undefined)[];
-  readonly nextHop6 = Buffer.alloc(16);
-  readonly counters: DeviceCounters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, controlIn: 0 };
-  readonly events: DataplaneEvents;
+  readonly dp: DataPath;
+  readonly sockets: SocketSource;
+  readonly offloads: Readonly<Offloads>;
   listener: DeviceListener | undefined;
   private closed = false;
   private readonly batchSize: number;
@@ -77,32 +93,37 @@ export class OvpnDevice implements DatapathContext {
     this.mode = mode;
     this.clock = opts.clock ?? monotonicClock;
     this.listener = opts.listener;
+    this.sockets = opts.sockets ?? kernelSockets;
+    this.offloads = { ...opts.offloads };
     this.batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
     this.peers = mode === 'p2p' ? new P2pPeerTable() : new MpPeerTable();
-    this.txBatch = new PacketBatch(this.batchSize, BATCH_MAX_PACKET);
-    this.rxBatch = new PacketBatch(this.batchSize, BATCH_MAX_PACKET);
-    this.slots = new Uint16Array(this.batchSize);
-    this.slotPeers = new Array<Peer | undefined>(this.batchSize).fill(undefined);
-    this.slotDests = new Array<Endpoint | undefined>(this.batchSize).fill(undefined);
-    this.slotSrcs = new Array<LocalAddress | undefined>(this.batchSize).fill(undefined);
-    this.events = {
-      keySwapNeeded: (peer, keyId) => this.listener?.keySwapNeeded(this, peer, keyId),
-      peerFloated: (peer) => this.listener?.peerFloated(this, peer),
-    };
     this.routes = mode === 'mp' ? new RouteLookup() : undefined;
+    this.dp = new DataPath({
+      tun,
+      peers: this.peers,
+      routes: this.routes,
+      clock: this.clock,
+      batchSize: this.batchSize,
+      deliver: (u) => this.upcall(u),
+    });
     this.keepalive = new KeepaliveTimer({
       peers: this.peers,
       clock: this.clock,
+      upcalls: this.dp.upcalls,
       removePeer: (peer, reason) => this.removePeer(peer, reason),
-      sendKeepalive: (peer) => xmitKeepalive(this, peer),
+      sendKeepalive: (peer) => xmitKeepalive(this.dp, peer),
     });
     tun.setCarrier(mode === 'mp');
-    tun.onReadable(() => xmitFromTun(this));
+    tun.onReadable(() => xmitFromTun(this.dp));
   }
 
-  /** Creates the TUN interface `name` and the device around it. Throws OvpnError. */
+  /**
+   * Creates the TUN interface `name` and the device around it. Throws OvpnError. With
+   * `opts.createTun` (tests: an in-memory TUN) no interface is created.
+   */
   static create(name: string, mode: OvpnMode, opts: OvpnDeviceOptions = {}): OvpnDevice {
-    const tun = createTun(name, { mtu: opts.mtu });
+    const tunOpts: TunOptions = { mtu: opts.mtu, offload: opts.offloads?.tun };
+    const tun = (opts.createTun ?? createTun)(name, tunOpts);
     try {
       return new OvpnDevice(tun, mode, opts);
     } catch (e) {
@@ -111,10 +132,21 @@ export class OvpnDevice implements DatapathContext {
     }
   }
 
+  /** Drops by cause. */
+  get drops(): DropCounters {
+    return this.dp.drops;
+  }
+
+  /** Packets moved. */
+  get counters(): DeviceCounters {
+    return this.dp.counters;
+  }
+
   /** Takes a reference on the UDP socket behind the caller's `fd` (see sockets.ts). */
   acquireUdp(fd: number): UdpPeerSocket {
-    return acquireUdpSocket(this, fd, this.batchSize, (sock) => {
-      sock.transport.onReadable(() => recvFromUdp(this, sock));
+    const opts = { gso: this.offloads.udpGso, gro: this.offloads.udpGro };
+    return acquireUdpSocket(this, this.sockets, fd, this.batchSize, opts, (sock) => {
+      sock.transport.onReadable(() => recvFromUdp(this.dp, sock));
       // a stored local address that is no longer on the host is forgotten; routing chooses (spec §5.3)
       sock.transport.onStaleSource = (src) => {
         for (const peer of this.peers.all()) if (peer.local === src) peer.local = undefined;
@@ -124,7 +156,7 @@ export class OvpnDevice implements DatapathContext {
 
   /** Takes over the established TCP socket behind `fd` (reading starts when its peer is added: addPeer). */
   acquireTcp(fd: number): TcpPeerSocket {
-    return acquireTcpSocket(this, fd);
+    return acquireTcpSocket(this, this.sockets, fd);
   }
 
   /** Drops a socket reference taken for a peer that was never added. */
@@ -141,20 +173,10 @@ export class OvpnDevice implements DatapathContext {
     if (old !== undefined && old !== peer) this.finishRemoval(old, DelReason.TEARDOWN);
     if (this.mode === 'p2p') this.tun.setCarrier(true);
     const sock = peer.sock;
-    if (sock?.proto === 'tcp') {
-      // The stream ending removes the peer: the remote closing it is a disconnect, anything else an error.
-      sock.transport.start(
-        tcpFrameHandlers(this, peer, sock, (how) =>
-          this.removePeer(
-            peer,
-            how === 'disconnect' ? DelReason.TRANSPORT_DISCONNECT : DelReason.TRANSPORT_ERROR,
-          ),
-        ),
-      );
-    }
+    if (sock?.proto === 'tcp') sock.transport.start(streamHandlers(this.dp, peer, sock));
   }
 
-  /** Removes `peer` with `reason`: unhash, carrier (P2P), notify, release the socket, free keys. */
+  /** Removes `peer` with `reason`: unhash, carrier (P2P), release the socket, free keys, notify. */
   removePeer(peer: Peer, reason: DelReason): boolean {
     if (peer.dead || !this.peers.del(peer)) return false;
     this.finishRemoval(peer, reason);
@@ -164,24 +186,51 @@ export class OvpnDevice implements DatapathContext {
   private finishRemoval(peer: Peer, reason: DelReason): void {
     if (this.mode === 'p2p' && this.peers.size === 0) this.tun.setCarrier(false);
     if (!peer.release(reason)) return;
-    this.listener?.peerDeleted(this, peer, reason);
     const sock = peer.sock;
     peer.sock = undefined;
     if (sock !== undefined) releaseSocket(sock);
+    // peer-del-ntf goes through the same queue as every other event: in order, at a batch boundary
+    this.dp.upcalls.post({ kind: 'removed', peer, reason });
   }
 
-  /** Called by the control path of the data plane. */
-  control(pkt: ControlPacket): boolean {
-    return this.listener?.control(this, pkt) ?? false;
+  /** One event from the data path, delivered at a batch boundary. */
+  private upcall(u: Upcall): void {
+    const l = this.listener;
+    switch (u.kind) {
+      case 'control':
+        if (l?.control(this, u.pkt)) this.dp.counters.controlIn++;
+        else this.dp.drops.add(DropReason.RX_CONTROL_UNCLAIMED);
+        return;
+      case 'key-swap':
+        l?.keySwapNeeded(this, u.peer, u.keyId);
+        return;
+      case 'float':
+        if (!u.peer.dead) l?.peerFloated(this, u.peer);
+        return;
+      case 'stream-end':
+        this.removePeer(
+          u.peer,
+          u.how === 'disconnect' ? DelReason.TRANSPORT_DISCONNECT : DelReason.TRANSPORT_ERROR,
+        );
+        return;
+      case 'removed':
+        l?.peerDeleted(this, u.peer, u.reason);
+        return;
+    }
   }
 
   /** Deletes the device: every peer removed with reason teardown, then the TUN closed. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.keepalive.close();
-    for (const peer of [...this.peers.all()]) this.removePeer(peer, DelReason.TEARDOWN);
-    this.tun.close();
-    this.routes?.close();
+    this.dp.upcalls.enter();
+    try {
+      this.keepalive.close();
+      for (const peer of [...this.peers.all()]) this.removePeer(peer, DelReason.TEARDOWN);
+      this.tun.close();
+      this.routes?.close();
+    } finally {
+      this.dp.upcalls.leave();
+    }
   }
 }

@@ -3,13 +3,29 @@
  * inode, so that peers given the same UDP socket (even through different fds) share one transport. A
  * UDP socket belongs to at most one device; a TCP socket to exactly one peer. We keep our own dup of
  * the fd, as the kernel keeps its own reference to the socket: the caller's fd stays theirs.
+ *
+ * Where sockets come from is a `SocketSource`: the kernel's (`kernelSockets`: /proc, dup, the Linux
+ * transports) by default; tests give a device an in-memory one.
  */
 import { readlinkSync } from 'node:fs';
 import { OvpnError } from '../errors/ovpn-error.js';
 import { close, dup, getsockoptInt, IPPROTO_TCP, IPPROTO_UDP, SO_PROTOCOL, SOL_SOCKET } from '../sys/libc.js';
 import type { PeerSocket, TcpPeerSocket, UdpPeerSocket } from '../transport/peer-socket.js';
 import { TcpTransport } from '../transport/tcp.js';
-import { UdpTransport } from '../transport/udp.js';
+import type { DatagramTransport, StreamTransport } from '../transport/transport.js';
+import { UdpTransport, type UdpTransportOptions } from '../transport/udp.js';
+
+/** Where a device's sockets come from, given the caller's fd number. */
+export interface SocketSource {
+  /** The identity of the socket behind `fd` (stable across fds of one socket). Throws ENOTSOCK. */
+  identity(fd: number): string;
+  /** Its transport protocol. Throws ENOTSOCK if `fd` is not a socket. */
+  protocol(fd: number): 'udp' | 'tcp' | 'other';
+  /** A datagram transport on our own reference to the UDP socket behind `fd`. Throws OvpnError. */
+  openUdp(fd: number, batchSize: number, opts: UdpTransportOptions): DatagramTransport;
+  /** A stream transport on our own reference to the established TCP socket behind `fd`. Throws ENOTSOCK. */
+  openTcp(fd: number): StreamTransport;
+}
 
 interface Attached {
   readonly owner: object;
@@ -38,17 +54,45 @@ export function socketProtocol(fd: number): 'udp' | 'tcp' | 'other' {
   return proto === IPPROTO_UDP ? 'udp' : proto === IPPROTO_TCP ? 'tcp' : 'other';
 }
 
+/** The kernel's sockets: identified by inode, our own reference a dup, the Linux transports. */
+export const kernelSockets: SocketSource = {
+  identity: socketInode,
+  protocol: socketProtocol,
+  openUdp(fd, batchSize, opts) {
+    const own = dup(fd);
+    if (own < 0) throw new OvpnError('ENOTSOCK', `cannot take a reference on fd ${fd}`, 'socket');
+    try {
+      return UdpTransport.attach(own, batchSize, opts);
+    } catch (e) {
+      close(own);
+      throw e;
+    }
+  },
+  openTcp(fd) {
+    const own = dup(fd);
+    if (own < 0) throw new OvpnError('ENOTSOCK', `cannot take a reference on fd ${fd}`, 'socket');
+    try {
+      return TcpTransport.attach(own);
+    } catch (e) {
+      close(own);
+      throw new OvpnError('ENOTSOCK', `cannot attach the TCP socket: ${(e as Error).message}`, 'socket');
+    }
+  },
+};
+
 /**
  * Takes a reference on the UDP socket behind `fd` for device `owner`, attaching it on first use.
  * Throws ENOTSOCK if it is not a UDP socket or is attached to another device.
  */
 export function acquireUdpSocket(
   owner: object,
+  source: SocketSource,
   fd: number,
   batchSize: number,
+  opts: UdpTransportOptions,
   onAttach: (s: UdpPeerSocket) => void,
 ): UdpPeerSocket {
-  const inode = socketInode(fd);
+  const inode = source.identity(fd);
   const known = attached.get(inode);
   if (known !== undefined) {
     const sock = known.sock;
@@ -58,15 +102,7 @@ export function acquireUdpSocket(
     sock.refs++;
     return sock;
   }
-  const own = dup(fd);
-  if (own < 0) throw new OvpnError('ENOTSOCK', `cannot take a reference on fd ${fd}`, 'socket');
-  let transport: UdpTransport;
-  try {
-    transport = UdpTransport.attach(own, batchSize);
-  } catch (e) {
-    close(own);
-    throw e;
-  }
+  const transport = source.openUdp(fd, batchSize, opts);
   const sock: UdpPeerSocket = { proto: 'udp', transport, inode, refs: 1 };
   attached.set(inode, { owner, sock });
   onAttach(sock);
@@ -78,19 +114,11 @@ export function acquireUdpSocket(
  * already attached or cannot be taken over (not connected, not TCP), as the kernel reports any
  * encapsulation failure.
  */
-export function acquireTcpSocket(owner: object, fd: number): TcpPeerSocket {
-  const inode = socketInode(fd);
+export function acquireTcpSocket(owner: object, source: SocketSource, fd: number): TcpPeerSocket {
+  const inode = source.identity(fd);
   if (attached.has(inode))
     throw new OvpnError('ENOTSOCK', 'the TCP socket is already attached to a peer', 'socket');
-  const own = dup(fd);
-  if (own < 0) throw new OvpnError('ENOTSOCK', `cannot take a reference on fd ${fd}`, 'socket');
-  let transport: TcpTransport;
-  try {
-    transport = TcpTransport.attach(own);
-  } catch (e) {
-    close(own);
-    throw new OvpnError('ENOTSOCK', `cannot attach the TCP socket: ${(e as Error).message}`, 'socket');
-  }
+  const transport = source.openTcp(fd);
   const sock: TcpPeerSocket = { proto: 'tcp', transport, inode, refs: 1 };
   attached.set(inode, { owner, sock });
   return sock;

@@ -44,8 +44,13 @@ export class Endpoint {
   /** IPv6 scope (interface index) for link-local addresses; 0 otherwise. */
   readonly scopeId: number;
   readonly sockaddrLen: number;
-  /** "addr:port" text, also the key of transport-address tables. */
+  /** "addr:port" text, for reports and for comparing endpoints outside the data path. */
   readonly key: string;
+  /**
+   * A 32-bit hash of address and port (not the scope id), equal to `sockaddrHash` of any sockaddr
+   * this endpoint `matchesSockaddr`: the key of transport-address tables, found without allocating.
+   */
+  readonly hash: number;
 
   private constructor(family: IpFamily, addr: Buffer, port: number, scopeId: number) {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff)
@@ -59,6 +64,7 @@ export class Endpoint {
     this.scopeId = family === 6 ? scopeId : 0;
     this.sockaddrLen = family === 4 ? SOCKADDR_IN_SIZE : SOCKADDR_IN6_SIZE;
     this.key = family === 4 ? `${formatIPv4(addr)}:${port}` : `[${formatIPv6(addr)}]:${port}`;
+    this.hash = family === 4 ? hash4(addr.readUInt32BE(0), port) : hash6(addr, 0, port);
   }
 
   private encoded: PinnedBuffer | undefined;
@@ -125,6 +131,17 @@ export class Endpoint {
     return a.compare(buf, off + 8, off + 24) === 0;
   }
 
+  /** Same address and port (and scope id) as `other`. */
+  equals(other: Endpoint): boolean {
+    return (
+      other === this ||
+      (other.port === this.port &&
+        other.family === this.family &&
+        other.scopeId === this.scopeId &&
+        other.addr.equals(this.addr))
+    );
+  }
+
   get address(): string {
     return this.family === 4 ? formatIPv4(this.addr) : formatIPv6(this.addr);
   }
@@ -132,4 +149,30 @@ export class Endpoint {
   toString(): string {
     return this.key;
   }
+}
+
+function hash4(addr: number, port: number): number {
+  return (Math.imul(addr ^ (port << 16), 0x9e3779b1) ^ port) >>> 0;
+}
+
+function hash6(buf: Buffer, off: number, port: number): number {
+  const a = buf.readUInt32BE(off);
+  const b = buf.readUInt32BE(off + 4);
+  const c = buf.readUInt32BE(off + 8);
+  const d = buf.readUInt32BE(off + 12);
+  return (Math.imul(a ^ (b >>> 7) ^ port, 0x9e3779b1) ^ Math.imul(c ^ (d << 3), 0x85ebca6b) ^ d) >>> 0;
+}
+
+/**
+ * The `Endpoint.hash` of the sockaddr_in/sockaddr_in6 at `buf[off]` (a v4-mapped IPv6 address hashes as
+ * its IPv4 address), or -1 for another family. Allocates nothing: the data path's lookup of a peer by
+ * source address.
+ */
+export function sockaddrHash(buf: Buffer, off: number): number {
+  const family = buf.readUInt16LE(off);
+  const port = buf.readUInt16BE(off + 2);
+  if (family === AF_INET) return hash4(buf.readUInt32BE(off + 4), port);
+  if (family !== AF_INET6) return -1;
+  if (isV4Mapped(buf, off + 8)) return hash4(buf.readUInt32BE(off + 20), port);
+  return hash6(buf, off + 8, port);
 }

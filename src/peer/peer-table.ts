@@ -1,8 +1,12 @@
 /**
  * Where a device finds its peers (spec ovpn-kernel §4.2, §4.3). P2P holds one peer; MP indexes peers
- * by id, by VPN IPv4, by VPN IPv6 and by transport address. Lookups return undefined, never throw.
- * IPv4 addresses are uint32 numbers, IPv6 addresses their 16 bytes as a latin1 string key.
+ * by id, by VPN IPv4, by VPN IPv6 and by transport address. Lookups return undefined, never throw,
+ * and allocate nothing. IPv4 addresses are uint32 numbers; IPv6 addresses and transport addresses are
+ * found by a 32-bit hash and compared in place. The routing decisions built on these lookups (peer
+ * by destination, reverse-path check) are beside this file, in peer-route.ts.
  */
+import type { Endpoint } from '../net/endpoint.js';
+import type { DatagramTransport } from '../transport/transport.js';
 import type { Peer } from './peer.js';
 
 export interface PeerTable {
@@ -12,7 +16,10 @@ export interface PeerTable {
   getByVpn4(addr: number): Peer | undefined;
   /** The peer whose VPN IPv6 is `buf[off, off+16)`. */
   getByVpn6(buf: Buffer, off: number): Peer | undefined;
-  getByTransport(key: string): Peer | undefined;
+  /** The UDP peer whose remote endpoint sent received slot `slot` of `t` (the kernel's get_by_transp_addr). */
+  getBySource(t: DatagramTransport, slot: number): Peer | undefined;
+  /** The peer whose remote endpoint is `ep`. */
+  getByRemote(ep: Endpoint): Peer | undefined;
   /** The only peer (P2P) or undefined (MP, or no peer). */
   single(): Peer | undefined;
   /** Inserts `peer`; in P2P returns the peer it replaced. MP: the caller has checked the id is free. */
@@ -48,8 +55,12 @@ export class P2pPeerTable implements PeerTable {
   getByVpn6(): Peer | undefined {
     return undefined;
   }
-  getByTransport(key: string): Peer | undefined {
-    return this.peer?.remote?.key === key ? this.peer : undefined;
+  getBySource(t: DatagramTransport, slot: number): Peer | undefined {
+    const remote = this.peer?.remote;
+    return remote !== undefined && t.sourceMatches(slot, remote) ? this.peer : undefined;
+  }
+  getByRemote(ep: Endpoint): Peer | undefined {
+    return this.peer?.remote?.equals(ep) ? this.peer : undefined;
   }
   single(): Peer | undefined {
     return this.peer;
@@ -75,9 +86,9 @@ export class MpPeerTable implements PeerTable {
   private readonly byId = new Map<number, Peer>();
   private readonly byVpn4 = new Map<number, Peer>();
   private readonly byVpn6 = new Map<number, Peer[]>();
-  private readonly byTransport = new Map<string, Peer>();
+  private readonly byTransport = new Map<number, Peer[]>();
   /** The keys each peer is indexed under, so that rehash/del remove exactly those. */
-  private readonly keys = new Map<Peer, { v4: number; v6: number; v6set: boolean; tr: string }>();
+  private readonly keys = new Map<Peer, IndexKeys>();
 
   get size(): number {
     return this.byId.size;
@@ -97,8 +108,21 @@ export class MpPeerTable implements PeerTable {
     }
     return undefined;
   }
-  getByTransport(key: string): Peer | undefined {
-    return this.byTransport.get(key);
+  getBySource(t: DatagramTransport, slot: number): Peer | undefined {
+    const h = t.sourceHash(slot);
+    const bucket = h < 0 ? undefined : this.byTransport.get(h);
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      const remote = bucket[i].remote;
+      if (remote !== undefined && t.sourceMatches(slot, remote)) return bucket[i];
+    }
+    return undefined;
+  }
+  getByRemote(ep: Endpoint): Peer | undefined {
+    const bucket = this.byTransport.get(ep.hash);
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) if (bucket[i].remote?.equals(ep)) return bucket[i];
+    return undefined;
   }
   single(): Peer | undefined {
     return undefined;
@@ -125,19 +149,15 @@ export class MpPeerTable implements PeerTable {
 
   private index(peer: Peer): void {
     const v6 = peer.vpnIpv6;
-    const k = {
+    const remote = peer.remote;
+    const k: IndexKeys = {
       v4: peer.vpnIpv4,
-      v6: v6 === undefined ? 0 : vpn6Hash(v6, 0),
-      v6set: v6 !== undefined,
-      tr: peer.remote?.key ?? '',
+      v6: v6 === undefined ? -1 : vpn6Hash(v6, 0),
+      tr: remote === undefined ? -1 : remote.hash,
     };
     if (k.v4 !== 0) this.byVpn4.set(k.v4, peer);
-    if (k.v6set) {
-      const bucket = this.byVpn6.get(k.v6);
-      if (bucket === undefined) this.byVpn6.set(k.v6, [peer]);
-      else bucket.unshift(peer);
-    }
-    if (k.tr !== '') this.byTransport.set(k.tr, peer);
+    if (k.v6 >= 0) addTo(this.byVpn6, k.v6, peer);
+    if (k.tr >= 0) addTo(this.byTransport, k.tr, peer);
     this.keys.set(peer, k);
   }
 
@@ -145,15 +165,30 @@ export class MpPeerTable implements PeerTable {
     const k = this.keys.get(peer);
     if (k === undefined) return;
     if (k.v4 !== 0 && this.byVpn4.get(k.v4) === peer) this.byVpn4.delete(k.v4);
-    if (k.v6set) {
-      const bucket = this.byVpn6.get(k.v6);
-      const i = bucket?.indexOf(peer) ?? -1;
-      if (bucket !== undefined && i >= 0) {
-        bucket.splice(i, 1);
-        if (bucket.length === 0) this.byVpn6.delete(k.v6);
-      }
-    }
-    if (k.tr !== '' && this.byTransport.get(k.tr) === peer) this.byTransport.delete(k.tr);
+    if (k.v6 >= 0) removeFrom(this.byVpn6, k.v6, peer);
+    if (k.tr >= 0) removeFrom(this.byTransport, k.tr, peer);
     this.keys.delete(peer);
   }
+}
+
+/** The keys a peer is indexed under: VPN IPv4 (0 none), hashes of VPN IPv6 and remote (-1 none). */
+interface IndexKeys {
+  v4: number;
+  v6: number;
+  tr: number;
+}
+
+/** Adds `peer` in front of its bucket (the newest peer with a key wins, as the kernel's hlist_add_head). */
+function addTo(map: Map<number, Peer[]>, key: number, peer: Peer): void {
+  const bucket = map.get(key);
+  if (bucket === undefined) map.set(key, [peer]);
+  else bucket.unshift(peer);
+}
+
+function removeFrom(map: Map<number, Peer[]>, key: number, peer: Peer): void {
+  const bucket = map.get(key);
+  const i = bucket?.indexOf(peer) ?? -1;
+  if (bucket === undefined || i < 0) return;
+  bucket.splice(i, 1);
+  if (bucket.length === 0) map.delete(key);
 }

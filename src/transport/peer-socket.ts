@@ -1,14 +1,14 @@
 /**
- * The socket a peer is attached to, as the kernel's `ovpn_socket` (spec ovpn-kernel §5.1): a UDP socket
- * shared by any number of peers of one device (reference-counted), or a TCP stream owned by one peer.
- * The device layer creates these; peers point at them; the data path sends through them.
+ * The socket a peer is attached to, as the kernel's `ovpn_socket` (spec ovpn-kernel §5.1): a datagram
+ * socket shared by any number of peers of one device (reference-counted), or a stream owned by one
+ * peer. The device layer creates these; peers point at them; the data path sends through them, only
+ * through the transport interfaces (transport.ts).
  */
-import type { TcpTransport } from './tcp.js';
-import type { UdpTransport } from './udp.js';
+import type { DatagramTransport, StreamTransport } from './transport.js';
 
 export interface UdpPeerSocket {
   readonly proto: 'udp';
-  readonly transport: UdpTransport;
+  readonly transport: DatagramTransport;
   /** Identity of the underlying socket (its inode), to recognise the same socket passed twice. */
   readonly inode: string;
   /** Peers using it; the transport is closed when this drops to 0. */
@@ -17,7 +17,7 @@ export interface UdpPeerSocket {
 
 export interface TcpPeerSocket {
   readonly proto: 'tcp';
-  readonly transport: TcpTransport;
+  readonly transport: StreamTransport;
   readonly inode: string;
   /** Always 1: a TCP stream belongs to exactly one peer. */
   refs: number;

@@ -36,6 +36,7 @@ import {
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { FrameError, TCP_LENGTH_SIZE, TcpDeframer, writeFrameLength } from '../wire/tcp-frame.js';
 import { ByteRing } from './byte-ring.js';
+import type { StreamCloseReason, StreamHandlers, StreamTransport } from './transport.js';
 import { boundPort } from './udp-socket.js';
 
 /** Bytes a peer's send queue may hold before frames are refused. */
@@ -44,18 +45,7 @@ const RX_BUFFER = 256 * 1024;
 const MAX_READS_PER_TURN = 16;
 const IOV_SIZE = 16;
 
-export type TcpCloseReason = 'eof' | 'error' | 'framing';
-
-export interface TcpHandlers {
-  /** One complete packet at buf[start, end); the length prefix is at buf[start-2, start). */
-  frame(buf: Buffer, start: number, end: number): void;
-  /** End of one read: deliver what the frames staged. */
-  flush(): void;
-  /** The stream is over (reported once); the owner removes the peer. */
-  closed(why: TcpCloseReason, detail: string): void;
-}
-
-export class TcpTransport {
+export class TcpTransport implements StreamTransport {
   /** Owned fd (a dup of the control plane's); -1 once closed. */
   private sock: number;
   readonly remote: Endpoint;
@@ -67,7 +57,7 @@ export class TcpTransport {
   /** The iovec array as 32-bit words: entry k is words 4k..4k+3 (base, then length). */
   private readonly iov32: Uint32Array;
   private watcher: FdWatcher | undefined;
-  private handlers: TcpHandlers | undefined;
+  private handlers: StreamHandlers | undefined;
   private ended = false;
   /** Frames refused because the send queue was full. */
   refused = 0;
@@ -120,7 +110,7 @@ export class TcpTransport {
   }
 
   /** Starts reading; `handlers` receive frames and the end of the stream. */
-  start(handlers: TcpHandlers): void {
+  start(handlers: StreamHandlers): void {
     this.handlers = handlers;
     this.watcher = watchFd(this.sock, { readable: true, writable: false }, (ev) => {
       if (ev.writable) this.drainQueue();
@@ -163,7 +153,7 @@ export class TcpTransport {
     }
   }
 
-  private end(why: TcpCloseReason, detail: string): void {
+  private end(why: StreamCloseReason, detail: string): void {
     if (this.ended) return;
     this.ended = true;
     this.watcher?.update({ readable: false, writable: false });
@@ -213,8 +203,12 @@ export class TcpTransport {
       w = 0;
     }
     if (w === total) return m;
-    // Queue what the kernel did not take, starting inside the frame where it stopped.
+    // Queue what the kernel did not take, starting inside the frame where it stopped. The queue is
+    // empty here and holds more than one frame, so the frame cut short always fits: the stream stays
+    // whole. Whole frames after it that no longer fit are refused, and so is everything after them
+    // (what is accepted is a prefix, so that the caller counts exactly what went out).
     let skip = w;
+    let accepted = m;
     for (let k = 0; k < m; k++) {
       const s = slots[from + k];
       const off = batch.offs[s] - TCP_LENGTH_SIZE;
@@ -223,11 +217,15 @@ export class TcpTransport {
         skip -= len;
         continue;
       }
-      this.ring.push(buf, off + skip, off + len);
+      if (!this.ring.push(buf, off + skip, off + len)) {
+        accepted = k;
+        break;
+      }
       skip = 0;
     }
+    this.refused += n - accepted;
     this.watcher?.update({ readable: !this.ended, writable: true });
-    return m;
+    return accepted;
   }
 
   /**

@@ -122,16 +122,17 @@ export class GsoSender {
 
   /**
    * The body of UdpTransport.sendBatch on the open socket `fd`: sends datagram k (`batch` slot
-   * slots[k]) to dests[k] from srcs[k] for k < n, setting status[k] to 1 for each one sent, in
-   * sendmmsg calls of up to batchSize datagrams. Returns how many were sent.
+   * slots[k]) to dests[k] from srcs[k] for k in [from, end), setting status[k] to 1 for each one sent,
+   * in sendmmsg calls of up to batchSize datagrams. Returns how many were sent.
    */
   send(
     fd: number,
     batch: PacketBatch,
     slots: Uint16Array,
-    dests: readonly Endpoint[],
-    n: number,
-    srcs: readonly (SourceAddress | undefined)[] | undefined,
+    dests: readonly (Endpoint | undefined)[],
+    srcs: readonly (SourceAddress | undefined)[],
+    from: number,
+    end: number,
     status: Uint8Array,
   ): number {
     const B = this.batchSize;
@@ -139,9 +140,9 @@ export class GsoSender {
     const base = batch.mem.addr;
     const lens = batch.lens;
     let sent = 0;
-    let k = 0;
-    let scanned = 0;
-    while (k < n) {
+    let k = from;
+    let scanned = from;
+    while (k < end) {
       let m = 0; // datagram positions (iovecs) used
       let e = -1; // current entry (mmsghdr)
       let seg = 0; // the current entry's first length; 0 once it cannot grow
@@ -149,15 +150,15 @@ export class GsoSender {
       let maxBytes = 0;
       let runDest: Endpoint | undefined;
       let runSrc: SourceAddress | undefined;
-      for (; k < n && m < B; k++) {
+      for (; k < end && m < B; k++) {
         const dest = dests[k];
-        if (!this.owner.canReach(dest)) {
+        if (dest === undefined || !this.owner.canReach(dest)) {
           if (k >= scanned) this.owner.txUnreachable++;
           continue;
         }
         const slot = slots[k];
         const len = lens[slot];
-        const src = srcs === undefined ? undefined : srcs[k];
+        const src = srcs[k];
         tx.setIovec(m, base + batch.offs[slot], len);
         this.txK[m] = k;
         if (

@@ -15,7 +15,7 @@
 
 import type { PacketBatch } from '../batch/packet-batch.js';
 import { OvpnError } from '../errors/ovpn-error.js';
-import type { Endpoint } from '../net/endpoint.js';
+import { Endpoint, type LocalAddress, sockaddrHash } from '../net/endpoint.js';
 import {
   close,
   EAGAIN,
@@ -34,6 +34,7 @@ import {
   sendmsg,
 } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
+import type { DatagramTransport } from './transport.js';
 import { NAME_SIZE, ONE_COPY, RxArena, SOL_UDP, TxArena, UDP_GRO, W_CONTROLLEN } from './udp-arena.js';
 import { badSource, type SourceAddress, writeSourceCmsg } from './udp-cmsg.js';
 import { GRO_MAX_READS, GroReceiver } from './udp-gro.js';
@@ -56,7 +57,7 @@ export interface UdpTransportOptions {
   gro?: boolean;
 }
 
-export class UdpTransport {
+export class UdpTransport implements DatagramTransport {
   /** Address family of the socket: 4 (AF_INET) or 6 (AF_INET6). */
   readonly domain: 4 | 6;
   /** AF_INET6 socket with IPV6_V6ONLY set: it cannot reach IPv4 endpoints. */
@@ -207,6 +208,43 @@ export class UdpTransport {
     return i * NAME_SIZE;
   }
 
+  sourceMatches(slot: number, ep: Endpoint): boolean {
+    return ep.matchesSockaddr(this.names, slot * NAME_SIZE);
+  }
+
+  sourceHash(slot: number): number {
+    return sockaddrHash(this.names, slot * NAME_SIZE);
+  }
+
+  source(slot: number): Endpoint | undefined {
+    const from = Endpoint.fromSockaddr(this.names, slot * NAME_SIZE);
+    // a link-local IPv6 source is only meaningful with the interface it came in on
+    if (from?.family === 6 && from.addr[0] === 0xfe && (from.addr[1] & 0xc0) === 0x80)
+      return Endpoint.fromBytes(from.addr, from.port, this.localIfindex[slot]);
+    return from;
+  }
+
+  localMatches(slot: number, lo: LocalAddress | undefined): boolean {
+    const fam = this.localFamily[slot];
+    if (fam === 0) return true;
+    const off = slot * 16;
+    return (
+      lo !== undefined &&
+      lo.family === fam &&
+      lo.addr.compare(this.localAddr, off, off + (fam === 4 ? 4 : 16)) === 0
+    );
+  }
+
+  local(slot: number): LocalAddress | undefined {
+    const fam = this.localFamily[slot];
+    if (fam === 0) return undefined;
+    const off = slot * 16;
+    return {
+      family: fam === 4 ? 4 : 6,
+      addr: Buffer.from(this.localAddr.subarray(off, off + (fam === 4 ? 4 : 16))),
+    };
+  }
+
   /** True if this socket can send to `dest` (its family is reachable from the socket's). */
   canReach(dest: Endpoint): boolean {
     return dest.family === 6 ? this.domain === 6 : !this.v6Only;
@@ -250,10 +288,11 @@ export class UdpTransport {
   }
 
   /**
-   * Sends `batch` slot slots[k] to dests[k] (optionally from srcs[k]) for k < n with sendmmsg,
-   * resuming after partial sends. A datagram the kernel refuses on its own (unreachable, filtered,
-   * too big) is skipped and counted in `txErrors`; a full socket (EAGAIN/ENOBUFS) stops the batch.
-   * Endpoints this socket cannot reach (IPv6 on AF_INET) are skipped (`txUnreachable`).
+   * Sends `batch` slot slots[k] to dests[k] (from srcs[k] when set) for k in [from, from+n) with
+   * sendmmsg, resuming after partial sends. A datagram the kernel refuses on its own (unreachable,
+   * filtered, too big) is skipped and counted in `txErrors`; a full socket (EAGAIN/ENOBUFS) stops the
+   * batch. Endpoints this socket cannot reach (IPv6 on AF_INET), and slots without a destination, are
+   * skipped (`txUnreachable`).
    *
    * With GSO on, a run of consecutive datagrams to the same endpoint from the same source, all of
    * one length L but the last (which may be shorter), goes out as one sendmmsg entry whose iovecs
@@ -264,14 +303,16 @@ export class UdpTransport {
   sendBatch(
     batch: PacketBatch,
     slots: Uint16Array,
-    dests: readonly Endpoint[],
+    dests: readonly (Endpoint | undefined)[],
+    srcs: readonly (SourceAddress | undefined)[],
+    from: number,
     n: number,
-    srcs?: readonly (SourceAddress | undefined)[],
   ): number {
-    if (this.status.length < n) this.status = new Uint8Array(Math.max(n, this.status.length * 2));
-    this.status.fill(0, 0, n);
+    const end = from + n;
+    if (this.status.length < end) this.status = new Uint8Array(Math.max(end, this.status.length * 2));
+    this.status.fill(0, from, end);
     if (this.sock < 0) return 0;
-    return this.sender.send(this.sock, batch, slots, dests, n, srcs, this.status);
+    return this.sender.send(this.sock, batch, slots, dests, srcs, from, end, this.status);
   }
 
   /**

@@ -277,10 +277,11 @@ class LinuxTun implements LinuxTunDevice {
     return n;
   }
 
-  writeBatch(batch: PacketBatch, slots: Uint16Array, n: number): number {
+  writeBatch(batch: PacketBatch, slots: Uint16Array, n: number, status: Uint8Array): number {
+    status.fill(0, 0, n);
     if (this.closed) return 0;
     const gro = this.gro;
-    if (gro === undefined) return this.writePlain(batch, slots, n);
+    if (gro === undefined) return this.writePlain(batch, slots, n, status);
     const buf = batch.mem.buf;
     const base = batch.mem.addr;
     const offs = batch.offs;
@@ -311,6 +312,8 @@ class LinuxTun implements LinuxTunDevice {
       // A refused super-packet loses all its segments (TCP retransmits them); none has been seen.
       if (r >= 0) {
         written += count;
+        status[p] = 1;
+        if (count > 1) for (let m = gro.nextMember(p); m >= 0; m = gro.nextMember(m)) status[m] = 1;
         this.stats.writes++;
         if (count > 1) this.stats.superOut++;
       } else this.stats.writeErrors++;
@@ -319,15 +322,17 @@ class LinuxTun implements LinuxTunDevice {
     return written;
   }
 
-  private writePlain(batch: PacketBatch, slots: Uint16Array, n: number): number {
+  private writePlain(batch: PacketBatch, slots: Uint16Array, n: number, status: Uint8Array): number {
     const base = batch.mem.addr;
     let written = 0;
     for (let i = 0; i < n; i++) {
       const s = slots[i];
       let r = write(this.fd, base + batch.offs[s], batch.lens[s]);
       if (r < 0 && errno() === EINTR) r = write(this.fd, base + batch.offs[s], batch.lens[s]);
-      if (r >= 0) written++;
-      else this.stats.writeErrors++;
+      if (r >= 0) {
+        written++;
+        status[i] = 1;
+      } else this.stats.writeErrors++;
     }
     this.stats.writes += written;
     this.stats.packetsOut += written;

@@ -20,10 +20,11 @@ export interface TunDevice {
 
   /**
    * Writes the packets of slots `slots[0..n)` (each at `batch.offs[s]`, `batch.lens[s]` bytes) to the
-   * device. Returns how many were written; packets the kernel refused (EINVAL for a non-IP packet,
-   * EAGAIN when full) are skipped, not retried.
+   * device, and sets `status[j]` to 1 for each one the kernel took, 0 for each it refused (EINVAL for a
+   * non-IP packet, EAGAIN when full; a refused merged write refuses all its members). Refused packets
+   * are not retried. Returns how many were written.
    */
-  writeBatch(batch: PacketBatch, slots: Uint16Array, n: number): number;
+  writeBatch(batch: PacketBatch, slots: Uint16Array, n: number, status: Uint8Array): number;
 
   /** Sets the link carrier (TUNSETCARRIER): P2P devices have carrier only while a peer exists. */
   setCarrier(on: boolean): void;

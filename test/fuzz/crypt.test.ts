@@ -1,5 +1,5 @@
 /**
- * Fuzzing `openPacket` (src/datapath/crypt.ts) with a peer holding real keys: valid DATA_V2 packets
+ * Fuzzing `openPacket` (src/datapath/recv.ts) with a peer holding real keys: valid DATA_V2 packets
  * sealed by `sealPacket`, opened in random order, replayed, mutated (header, tag, ciphertext, length),
  * truncated, and random bytes of 0..2000 bytes, while keys are installed, swapped and deleted.
  *
@@ -12,8 +12,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CipherAlg } from '../../src/crypto/cipher-alg.js';
-import { openPacket, sealPacket } from '../../src/datapath/crypt.js';
 import { DROP_REASON_NAMES, DropReason } from '../../src/datapath/drop-reason.js';
+import { openPacket } from '../../src/datapath/recv.js';
+import { sealPacket } from '../../src/datapath/xmit.js';
 import { KeySlot } from '../../src/keys/key-slot.js';
 import { KeySlotName } from '../../src/keys/key-state.js';
 import { Peer } from '../../src/peer/peer.js';
@@ -53,7 +54,7 @@ class Session {
   readonly pool: Original[] = [];
   readonly byHead = new Map<string, Original>();
   readonly models = new Map<KeySlot, ReplayModel>();
-  readonly events = { keySwapNeeded: () => {}, peerFloated: () => {} };
+  readonly events = { keySwapNeeded: () => {} };
   now = 0;
   calls = 0;
 

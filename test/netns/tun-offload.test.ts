@@ -26,11 +26,12 @@ function forward(src: LinuxTunDevice, dst: LinuxTunDevice, size: number): void {
   const batch = new PacketBatch(size);
   const slots = new Uint16Array(size);
   for (let i = 0; i < size; i++) slots[i] = i;
+  const status = new Uint8Array(size);
   src.onReadable(() => {
     for (let turn = 0; turn < 16; turn++) {
       const n = src.readBatch(batch);
       if (n <= 0) return;
-      dst.writeBatch(batch, slots, n);
+      dst.writeBatch(batch, slots, n, status);
       if (n < size) return;
     }
   });

@@ -56,7 +56,7 @@ describe('UDP GSO on a path with MTU 1500', { skip }, () => {
       slots[k] = k;
     }
     const dests = new Array<Endpoint>(count).fill(dest);
-    assert.equal(tx.sendBatch(out, slots, dests, count), count);
+    assert.equal(tx.sendBatch(out, slots, dests, [], 0, count), count);
     const batch = new PacketBatch(64, 2048);
     const tags: number[] = [];
     const deadline = Date.now() + 2000;

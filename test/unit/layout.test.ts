@@ -21,7 +21,8 @@ const ALLOWED: Record<string, string[]> = {
   tun: ['batch', 'sys', 'errors'],
   routing: ['sys', 'errors', 'net'],
   transport: ['batch', 'sys', 'net', 'errors', 'wire'],
-  peer: ['keys', 'wire', 'errors', 'clock', 'net', 'transport'],
+  // routing decisions (peer by destination, reverse path) live beside the peer table, as in peer.c
+  peer: ['keys', 'wire', 'errors', 'clock', 'net', 'transport', 'routing'],
   // the data path sees devices, routing and transports only through their interfaces and types
   datapath: [
     'peer',
@@ -60,7 +61,8 @@ const ALLOWED: Record<string, string[]> = {
     'clock',
     'sys',
     'crypto',
-    'datapath/context',
+    'datapath/upcalls',
+    'datapath/datapath',
     'datapath/drop-reason',
   ],
   mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'datapath/drop-reason'],

@@ -4,7 +4,6 @@
  */
 
 import type { OvpnDevice } from '../../device/ovpn-device.js';
-import { socketProtocol } from '../../device/sockets.js';
 import { einval, enoent, OvpnError } from '../../errors/ovpn-error.js';
 import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js';
 import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
@@ -126,7 +125,7 @@ export function peerNew(dev: OvpnDevice, p: Attrs, fdOf: FdResolver = (s) => s):
   const id = get.u32(p, 'id')!;
   const peer = new Peer(id, get.u32(p, 'tx-id') ?? id);
   const fd = fdOf(socketAttr);
-  const proto = socketProtocol(fd);
+  const proto = dev.sockets.protocol(fd);
   const hasRemote = endpointOf(p) !== undefined;
   if (proto === 'udp' && !hasRemote) throw einval('a UDP socket needs a remote address', 'remote-ipv4');
   if (proto === 'tcp' && hasRemote) throw einval('a TCP socket takes no remote address', 'remote-ipv4');

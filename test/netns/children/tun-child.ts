@@ -82,7 +82,11 @@ serveRpc(
         slots[hex.length - 1 - i] = i;
       });
       batch.count = hex.length;
-      return dev(name).writeBatch(batch, slots, hex.length);
+      const status = new Uint8Array(hex.length);
+      const written = dev(name).writeBatch(batch, slots, hex.length, status);
+      // the per-slot status agrees with the count
+      if (status.reduce((a, b) => a + b, 0) !== written) throw new Error('writeBatch status disagrees');
+      return written;
     },
     carrier(name: string, on: boolean) {
       dev(name).setCarrier(on);
@@ -97,7 +101,7 @@ serveRpc(
       const batch = new PacketBatch(1, 2048);
       return {
         readAfterClose: d.readBatch(batch),
-        writeAfterClose: d.writeBatch(batch, new Uint16Array(1), 1),
+        writeAfterClose: d.writeBatch(batch, new Uint16Array(1), 1, new Uint8Array(1)),
       };
     },
   },

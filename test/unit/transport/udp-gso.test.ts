@@ -71,7 +71,7 @@ describe('UdpTransport GSO send', () => {
     const b = Endpoint.parse('127.0.0.1', rxB.localPort);
     const { sizes, dests, runs } = mixedPattern(a, b);
     const { batch, slots } = outgoing(sizes);
-    assert.equal(tx.sendBatch(batch, slots, dests, sizes.length), sizes.length);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, sizes.length), sizes.length);
     assert.deepEqual([...tx.txStatus.subarray(0, sizes.length)], ones(sizes.length));
     assert.equal(tx.txGsoSends, runs);
     assert.equal(tx.txGsoFallbacks, 0);
@@ -110,7 +110,7 @@ describe('UdpTransport GSO send', () => {
       assert.equal(tx.gso, false);
       const { sizes, dests } = mixedPattern(a, a);
       const { batch, slots } = outgoing(sizes);
-      assert.equal(tx.sendBatch(batch, slots, dests, sizes.length), sizes.length);
+      assert.equal(tx.sendBatch(batch, slots, dests, [], 0, sizes.length), sizes.length);
       assert.equal(tx.txGsoSends, 0);
       const got = await receive(rx, sizes.length, new PacketBatch(64, 2048));
       expectAll(got, range(sizes.length), sizes, `127.0.0.1:${tx.localPort}`);
@@ -126,7 +126,7 @@ describe('UdpTransport GSO send', () => {
     assert.equal(tx.gso, false);
     const { batch, slots } = outgoing([300, 300, 300]);
     const d = Endpoint.parse('127.0.0.1', rx.localPort);
-    assert.equal(tx.sendBatch(batch, slots, [d, d, d], 3), 3);
+    assert.equal(tx.sendBatch(batch, slots, [d, d, d], [], 0, 3), 3);
     expectAll(await receive(rx, 3, new PacketBatch(8, 2048)), [0, 1, 2], [300, 300, 300]);
   });
 
@@ -149,6 +149,8 @@ describe('UdpTransport GSO send', () => {
           batch,
           slots,
           sizes.map(() => d),
+          [],
+          0,
           count,
         ),
         count,
@@ -169,7 +171,7 @@ describe('UdpTransport GSO send', () => {
     const sizes = Array.from({ length: 160 }, () => 1638);
     const dests = sizes.map((_, k) => (k < 80 ? d4 : d6));
     const { batch, slots } = outgoing(sizes);
-    assert.equal(tx.sendBatch(batch, slots, dests, 160), 160);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, 160), 160);
     assert.equal(tx.txGsoSends, 5);
     expectAll(
       await receive(rx4, 80, new PacketBatch(64, 2048)),
@@ -197,6 +199,8 @@ describe('UdpTransport GSO send', () => {
         batch,
         slots,
         sizes.map(() => d),
+        [],
+        0,
         50,
       ),
       50,
@@ -226,8 +230,9 @@ describe('UdpTransport GSO send', () => {
         batch,
         slots,
         sizes.map(() => d),
-        9,
         srcs,
+        0,
+        9,
       ),
       9,
     );
@@ -260,7 +265,7 @@ describe('UdpTransport GSO send', () => {
     const dests = [d, d, v6, d, d, bcast, bcast, bcast, d, d];
     const sizes = dests.map(() => 400);
     const { batch, slots } = outgoing(sizes);
-    assert.equal(tx.sendBatch(batch, slots, dests, dests.length), 6);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, dests.length), 6);
     assert.deepEqual([...tx.txStatus.subarray(0, 10)], [1, 1, 0, 1, 1, 0, 0, 0, 1, 1]);
     assert.equal(tx.txUnreachable, 1);
     assert.equal(tx.txErrors, 3);
@@ -290,6 +295,8 @@ describe('UdpTransport GRO receive', () => {
         o1.batch,
         o1.slots,
         sizes1.map(() => d),
+        [],
+        0,
         sizes1.length,
       ),
       sizes1.length,
@@ -299,6 +306,8 @@ describe('UdpTransport GRO receive', () => {
         o2.batch,
         o2.slots,
         sizes2.map(() => d),
+        [],
+        0,
         sizes2.length,
       ),
       sizes2.length,
@@ -333,6 +342,8 @@ describe('UdpTransport GRO receive', () => {
         o.batch,
         o.slots,
         sizes.map(() => d6),
+        [],
+        0,
         sizes.length,
       ),
       sizes.length,
@@ -342,6 +353,8 @@ describe('UdpTransport GRO receive', () => {
         o.batch,
         o.slots,
         sizes.map(() => d4),
+        [],
+        0,
         sizes.length,
       ),
       sizes.length,
@@ -374,6 +387,8 @@ describe('UdpTransport GRO receive', () => {
           o.batch,
           o.slots,
           sizes.map(() => d),
+          [],
+          0,
           sizes.length,
         ),
         sizes.length,
@@ -400,7 +415,7 @@ describe('UdpTransport GRO receive', () => {
       assert.equal(rx.recvBatch(batch), 0);
       assert.equal(rx.gro, on);
       const splits = rx.rxGroSplits;
-      assert.equal(tx.sendBatch(o.batch, o.slots, dests, 30), 30);
+      assert.equal(tx.sendBatch(o.batch, o.slots, dests, [], 0, 30), 30);
       expectAll(await receive(rx, 30, batch), range(30), sizes);
       assert.equal(rx.rxGroSplits > splits, on);
     }
@@ -432,6 +447,8 @@ describe('UdpTransport GRO receive', () => {
         o.batch,
         o.slots,
         sizes.map(() => d),
+        [],
+        0,
         sizes.length,
       ),
       sizes.length,

@@ -96,7 +96,7 @@ describe('UdpTransport batches', () => {
     const { batch, slots } = outgoing(sizes);
     const dest = Endpoint.parse('127.0.0.2', rx.localPort);
     const dests = sizes.map(() => dest);
-    assert.equal(tx.sendBatch(batch, slots, dests, 100), 100);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, 100), 100);
     assert.deepEqual(
       [...tx.txStatus.subarray(0, 100)],
       sizes.map(() => 1),
@@ -125,6 +125,8 @@ describe('UdpTransport batches', () => {
         batch,
         slots,
         sizes.map(() => dest),
+        [],
+        0,
         100,
       ),
       100,
@@ -153,6 +155,8 @@ describe('UdpTransport batches', () => {
         batch,
         slots,
         sizes.map(() => dest),
+        [],
+        0,
         100,
       ),
       100,
@@ -177,7 +181,7 @@ describe('UdpTransport batches', () => {
     const d4 = Endpoint.parse('127.0.0.1', rx4.localPort);
     const d6 = Endpoint.parse('::1', rx6.localPort);
     const dests = sizes.map((_, i) => (i % 3 === 0 ? d6 : d4));
-    assert.equal(tx.sendBatch(batch, slots, dests, 40), 40);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, 40), 40);
     const want4 = sizes.map((_, i) => i).filter((i) => i % 3 !== 0);
     const want6 = sizes.map((_, i) => i).filter((i) => i % 3 === 0);
     const got4 = await receive(rx4, want4.length);
@@ -204,7 +208,7 @@ describe('UdpTransport batches', () => {
     dests[3] = Endpoint.parse('::1', rx.localPort);
     dests[7] = Endpoint.parse('::1', rx.localPort);
     dests[5] = Endpoint.parse('255.255.255.255', rx.localPort); // EACCES: no SO_BROADCAST
-    assert.equal(tx.sendBatch(batch, slots, dests, 12), 9);
+    assert.equal(tx.sendBatch(batch, slots, dests, [], 0, 12), 9);
     assert.equal(tx.txUnreachable, 2);
     assert.equal(tx.txErrors, 1);
     assert.equal(tx.lastErrno, 13);
@@ -226,7 +230,7 @@ describe('UdpTransport batches', () => {
     track(t);
     assert.equal(t.v6Only, true);
     const { batch, slots } = outgoing([10]);
-    assert.equal(t.sendBatch(batch, slots, [Endpoint.parse('127.0.0.1', 9)], 1), 0);
+    assert.equal(t.sendBatch(batch, slots, [Endpoint.parse('127.0.0.1', 9)], [], 0, 1), 0);
     assert.equal(t.txUnreachable, 1);
   });
 
@@ -243,6 +247,8 @@ describe('UdpTransport batches', () => {
         batch,
         slots,
         sizes.map(() => dest),
+        [],
+        0,
         50,
       ),
       50,
@@ -259,7 +265,7 @@ describe('UdpTransport batches', () => {
     const tx = transport(4, '127.0.0.1');
     const { batch, slots } = outgoing([1000, 100, 512, 513]);
     const dest = Endpoint.parse('127.0.0.1', rx.localPort);
-    assert.equal(tx.sendBatch(batch, slots, [dest, dest, dest, dest], 4), 4);
+    assert.equal(tx.sendBatch(batch, slots, [dest, dest, dest, dest], [], 0, 4), 4);
     const small = new PacketBatch(8, 512);
     const got = await receive(rx, 4, small);
     assert.deepEqual(
@@ -277,11 +283,11 @@ describe('UdpTransport batches', () => {
     const dest = Endpoint.parse('127.0.0.1', rx.localPort);
     const b = new PacketBatch(4, 2048);
     const { batch, slots } = outgoing([30, 40]);
-    assert.equal(tx.sendBatch(batch, slots, [dest, dest], 2), 2);
+    assert.equal(tx.sendBatch(batch, slots, [dest, dest], [], 0, 2), 2);
     assert.equal((await receive(rx, 2, b)).length, 2);
     b.offs[0] += 24;
     b.offs[1] -= 8;
-    assert.equal(tx.sendBatch(batch, slots, [dest, dest], 2), 2);
+    assert.equal(tx.sendBatch(batch, slots, [dest, dest], [], 0, 2), 2);
     const got = await receive(rx, 2, b);
     assert.equal(b.offs[0], b.dataStart(0));
     assert.equal(b.offs[1], b.dataStart(1));
@@ -305,7 +311,7 @@ describe('UdpTransport source addresses', () => {
     const v6a: SourceAddress = { family: 6, addr: Endpoint.parse('::1', 0).addr };
     const v6gone: SourceAddress = { family: 6, addr: Endpoint.parse('fd00::dead', 0).addr };
     const srcs = [v4a, v4gone, undefined, v6a, v6gone];
-    assert.equal(tx.sendBatch(batch, slots, [d4, d4, d4, d6, d6], 5, srcs), 5);
+    assert.equal(tx.sendBatch(batch, slots, [d4, d4, d4, d6, d6], srcs, 0, 5), 5);
     assert.deepEqual(stale, [v4gone, v6gone]);
     const got4 = await receive(rx4, 3);
     assert.deepEqual(
@@ -383,7 +389,7 @@ describe('UdpTransport lifecycle', () => {
     assert.equal(t.fd, -1);
     assert.equal(t.recvBatch(new PacketBatch(2, 2048)), -1);
     const { batch, slots } = outgoing([10]);
-    assert.equal(t.sendBatch(batch, slots, [Endpoint.parse('127.0.0.1', 9)], 1), 0);
+    assert.equal(t.sendBatch(batch, slots, [Endpoint.parse('127.0.0.1', 9)], [], 0, 1), 0);
     assert.equal(t.sendOne(Buffer.alloc(4), 0, 4, Endpoint.parse('127.0.0.1', 9)), false);
   });
 });
@@ -428,7 +434,7 @@ describe('createUdpSocket', () => {
     const dests = sizes.map(() => dest);
     // Loopback delivery never blocks the sender: fill the receiver and check recv keeps working.
     let total = 0;
-    for (let round = 0; round < 20; round++) total += tx.sendBatch(batch, slots, dests, 256);
+    for (let round = 0; round < 20; round++) total += tx.sendBatch(batch, slots, dests, [], 0, 256);
     assert.ok(total > 0);
     const b = new PacketBatch(64, 2048);
     let n = 0;

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CipherAlg } from '../../../src/crypto/cipher-alg.js';
-import { openPacket, sealPacket } from '../../../src/datapath/crypt.js';
 import { DropReason } from '../../../src/datapath/drop-reason.js';
-import type { DataplaneEvents } from '../../../src/datapath/events.js';
+import { openPacket } from '../../../src/datapath/recv.js';
+import type { KeyEvents } from '../../../src/datapath/upcalls.js';
+import { sealPacket } from '../../../src/datapath/xmit.js';
 import { KeySlot } from '../../../src/keys/key-slot.js';
 import { KeySlotName } from '../../../src/keys/key-state.js';
 import { Peer } from '../../../src/peer/peer.js';
@@ -44,9 +45,8 @@ function pair(alg: number = CipherAlg.AES_GCM, keyId = 0) {
 
 function recorder() {
   const swaps: [number, number][] = [];
-  const events: DataplaneEvents = {
+  const events: KeyEvents = {
     keySwapNeeded: (peer, keyId) => swaps.push([peer.id, keyId]),
-    peerFloated: () => {},
   };
   return { swaps, events };
 }
