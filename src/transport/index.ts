@@ -13,8 +13,6 @@ export { GRO_MIN_SLOT } from './udp-gro.js';
 export { GSO_MAX_SEGMENTS } from './udp-gso.js';
 export {
   createUdpSocket,
-  errnoName,
-  sysError,
   UDP_SOCKET_BUFFER,
   type UdpSocketOptions,
 } from './udp-socket.js';

@@ -9,9 +9,9 @@
  *
  * Also the checks and settings `UdpTransport.attach` applies to the socket it is given.
  */
-import koffi from 'koffi';
-import { describe, ERRNO, type Errno, OvpnError } from '../errors/ovpn-error.js';
+import { describe, OvpnError } from '../errors/ovpn-error.js';
 import { parseIPv4, parseIPv6 } from '../net/ip-address.js';
+import { errnoName, sysError } from '../sys/errno.js';
 import {
   AF_INET,
   AF_INET6,
@@ -43,7 +43,6 @@ import {
   setNonBlocking,
   setsockoptInt,
   socket,
-  strerror,
 } from '../sys/libc.js';
 
 export interface UdpSocketOptions {
@@ -57,38 +56,6 @@ export interface UdpSocketOptions {
   mark?: number;
   /** SO_REUSEADDR and SO_REUSEPORT. */
   reuse?: boolean;
-}
-
-/** Name of an errno number ("EADDRINUSE"), or "errno N". */
-export function errnoName(e: number): string {
-  for (const [name, value] of Object.entries(koffi.os.errno)) if (value === e) return name;
-  return `errno ${e}`;
-}
-
-/** The closest code OvpnError knows for a system errno (the message keeps the exact one). */
-function codeFor(e: number): Errno {
-  const name = errnoName(e);
-  if (name in ERRNO) return name as Errno;
-  switch (name) {
-    case 'EACCES':
-      return 'EPERM';
-    case 'EADDRNOTAVAIL':
-      return 'EINVAL';
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'ENOBUFS':
-      return 'ENOMEM';
-    case 'EPROTONOSUPPORT':
-    case 'ESOCKTNOSUPPORT':
-      return 'EAFNOSUPPORT';
-    default:
-      return 'EIO';
-  }
-}
-
-/** An OvpnError for a failed system call, e.g. "bind [::]:1194: EADDRINUSE (Address already in use)". */
-export function sysError(what: string, e: number): OvpnError {
-  return new OvpnError(codeFor(e), `${what}: ${errnoName(e)} (${strerror(e)})`);
 }
 
 /** Creates, configures and binds a UDP socket; returns its fd (close-on-exec, blocking). */

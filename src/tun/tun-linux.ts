@@ -13,14 +13,15 @@
  *   written with a single writev() (virtio header, first segment, the other segments' payloads: no
  *   copy). Reads and writes per packet drop by 10-40x for bulk TCP.
  * - Plain (fallback when any offload ioctl fails, `createTun(name, { offload: false })`, or the
- *   environment variable `OVPN_TUN_OFFLOAD=0` for A/B measurements): one read()/write() per packet.
+ *   device option `offloads.tun: false` for A/B measurements): one read()/write() per packet.
  *
  * Either way `readBatch` returns plain IP packets of at most one MTU and `writeBatch` takes plain IP
  * packets. The per-packet calls pass raw slab addresses to read()/write()/writev() and allocate nothing.
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
-import { type Errno, einval, OvpnError } from '../errors/ovpn-error.js';
+import { type Errno, einval, type OvpnError } from '../errors/ovpn-error.js';
 import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
+import { sysError } from '../sys/errno.js';
 import {
   AF_INET,
   close,
@@ -38,7 +39,6 @@ import {
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   socket,
-  strerror,
   write,
   writev,
 } from '../sys/libc.js';
@@ -71,24 +71,12 @@ const TUN_F_TSO6 = 0x04;
 const TUN_F_USO4 = 0x20;
 const TUN_F_USO6 = 0x40;
 
-const EPERM = 1;
-const ENOENT = 2;
-const EACCES = 13;
-const EBUSY = 16;
-const EEXIST = 17;
-const ENODEV = 19;
-const EINVAL = 22;
-const ENOMEM = 12;
-
-/** Environment switch for A/B measurements: `OVPN_TUN_OFFLOAD=0` makes plain devices by default. */
-export const TUN_OFFLOAD_ENV = 'OVPN_TUN_OFFLOAD';
-
 export interface TunOptions {
   /** 68..65451, default 1416. */
   mtu?: number;
   /**
    * Use IFF_VNET_HDR with TSO/USO reads and GRO writes (falls back to plain I/O if the kernel refuses).
-   * Default: true, unless the environment has `OVPN_TUN_OFFLOAD=0`.
+   * Default: true.
    */
   offload?: boolean;
 }
@@ -121,16 +109,17 @@ export interface LinuxTunDevice extends TunDevice {
   readonly stats: TunIoStats;
 }
 
-function sysError(what: string, e: number, name: string): OvpnError {
-  let code: Errno = 'EIO';
-  if (e === EPERM || e === EACCES) code = 'EPERM';
-  else if (e === EBUSY || e === EEXIST) code = 'EEXIST';
-  else if (e === EINVAL) code = 'EINVAL';
-  else if (e === ENOMEM) code = 'ENOMEM';
-  else if (e === ENOENT || e === ENODEV) code = 'ENODEV';
-  const detail = code === 'EEXIST' ? 'the name is already in use' : strerror(e);
-  return new OvpnError(code, `${what} for '${name}' failed: ${detail}`, 'ifname');
+/** A failed TUN syscall: a name held by any interface is EEXIST, a missing device ENODEV. */
+function tunError(what: string, e: number, name: string): OvpnError {
+  return sysError(`${what} for '${name}'`, e, 'ifname', TUN_ERRNO);
 }
+
+const TUN_ERRNO: Readonly<Record<string, Errno>> = {
+  EBUSY: 'EEXIST',
+  EEXIST: 'EEXIST',
+  ENOENT: 'ENODEV',
+  ENODEV: 'ENODEV',
+};
 
 function validateName(name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
@@ -147,13 +136,13 @@ function ifreq(name: string): Buffer {
 
 function setMtu(name: string, mtu: number): void {
   const s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw sysError('socket(AF_INET)', errno(), name);
+  if (s < 0) throw tunError('socket(AF_INET)', errno(), name);
   const ifr = ifreq(name);
   ifr.writeInt32LE(mtu, IFNAMSIZ);
   const rc = ioctlPtr(s, SIOCSIFMTU, ifr);
   const e = errno();
   close(s);
-  if (rc < 0) throw sysError(`SIOCSIFMTU ${mtu}`, e, name);
+  if (rc < 0) throw tunError(`SIOCSIFMTU ${mtu}`, e, name);
 }
 
 /** What TUNSETOFFLOAD accepted: 0 nothing (use plain I/O), 1 TCP offloads, 2 TCP and UDP offloads. */
@@ -350,7 +339,7 @@ class LinuxTun implements LinuxTunDevice {
     if (this.closed) return;
     this.carrierArg.writeInt32LE(on ? 1 : 0, 0);
     if (ioctlPtr(this.fd, TUNSETCARRIER, this.carrierArg) < 0)
-      throw sysError('TUNSETCARRIER', errno(), this.name);
+      throw tunError('TUNSETCARRIER', errno(), this.name);
   }
 
   onReadable(cb: () => void): void {
@@ -393,10 +382,6 @@ function setIov(iov: Uint32Array, k: number, addr: number, len: number): void {
   iov[i + 3] = 0;
 }
 
-function offloadByDefault(): boolean {
-  return process.env[TUN_OFFLOAD_ENV] !== '0';
-}
-
 /**
  * Creates the TUN interface `name` (a `%d` in it lets the kernel pick a number; the final name is
  * `device.name`). Throws `OvpnError`: EINVAL for a bad name or MTU, EEXIST when the name is already
@@ -407,10 +392,10 @@ export function createTun(name: string, opts: TunOptions = {}): LinuxTunDevice {
   const mtu = opts.mtu ?? TUN_DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < TUN_MIN_MTU || mtu > TUN_MAX_MTU)
     throw einval(`MTU ${mtu} out of range ${TUN_MIN_MTU}..${TUN_MAX_MTU}`, 'mtu');
-  const wantOffload = opts.offload ?? offloadByDefault();
+  const wantOffload = opts.offload ?? true;
 
   let fd = libcOpen('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) throw sysError('open /dev/net/tun', errno(), name);
+  if (fd < 0) throw tunError('open /dev/net/tun', errno(), name);
   try {
     if (wantOffload) {
       const ifr = ifreq(name);
@@ -422,11 +407,11 @@ export function createTun(name: string, opts: TunOptions = {}): LinuxTunDevice {
       // No vnet header or offloads: closing the fd removes the half-made device; start over plainly.
       close(fd);
       fd = libcOpen('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
-      if (fd < 0) throw sysError('open /dev/net/tun', errno(), name);
+      if (fd < 0) throw tunError('open /dev/net/tun', errno(), name);
     }
     const ifr = ifreq(name);
     ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL, IFNAMSIZ);
-    if (ioctlPtr(fd, TUNSETIFF, ifr) < 0) throw sysError('TUNSETIFF', errno(), name);
+    if (ioctlPtr(fd, TUNSETIFF, ifr) < 0) throw tunError('TUNSETIFF', errno(), name);
     return finish(fd, ifr, mtu, false, false);
   } catch (err) {
     close(fd);
@@ -438,7 +423,7 @@ function finish(fd: number, ifr: Buffer, mtu: number, offload: boolean, uso: boo
   const end = ifr.indexOf(0);
   const actual = ifr.toString('utf8', 0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
   const ifindex = ifNameToIndex(actual);
-  if (ifindex === 0) throw sysError('if_nametoindex', errno(), actual);
+  if (ifindex === 0) throw tunError('if_nametoindex', errno(), actual);
   setMtu(actual, mtu);
   return new LinuxTun(actual, ifindex, fd, offload, uso);
 }
