@@ -81,11 +81,17 @@ export const ATTR_SETS: Record<string, readonly AttrSpec[]> = {
     { name: 'cipher-key', value: 1, type: { kind: 'binary', maxLen: 256 } },
     { name: 'nonce-tail', value: 2, type: { kind: 'binary', exactLen: 8 } },
   ],
-  /** Device create/delete (rtnetlink in the kernel: IFLA_IFNAME, ifindex, IFLA_OVPN_MODE). */
+  /**
+   * Device create/delete (rtnetlink in the kernel: IFLA_IFNAME, ifindex, IFLA_OVPN_MODE), and ours: the
+   * offloads of the device (0 off, 1 on; all on by default, where the kernel has them).
+   */
   dev: [
     { name: 'ifindex', value: 1, type: { kind: 'u32' } },
     { name: 'ifname', value: 2, type: { kind: 'string', maxLen: 15 } },
     { name: 'mode', value: 3, type: { kind: 'enum', values: MODES } },
+    { name: 'tun-offload', value: 4, type: { kind: 'u32', max: 1 } },
+    { name: 'udp-gso', value: 5, type: { kind: 'u32', max: 1 } },
+    { name: 'udp-gro', value: 6, type: { kind: 'u32', max: 1 } },
   ],
 };
 
@@ -119,7 +125,13 @@ export interface OpSpec {
 }
 
 export const OPS: Record<string, OpSpec> = {
-  'dev-new': { name: 'dev-new', value: 0, set: 'dev', top: ['ifname', 'mode'], reply: true },
+  'dev-new': {
+    name: 'dev-new',
+    value: 0,
+    set: 'dev',
+    top: ['ifname', 'mode', 'tun-offload', 'udp-gso', 'udp-gro'],
+    reply: true,
+  },
   'dev-del': { name: 'dev-del', value: 0, set: 'dev', top: ['ifname', 'ifindex'] },
   'peer-new': {
     name: 'peer-new',

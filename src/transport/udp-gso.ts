@@ -58,10 +58,6 @@ const GSO_MIN_SEG = 256;
 /** Datagrams refused GSO by a learned size limit before the limit is forgotten and re-probed. */
 const GSO_REPROBE = 4096;
 
-/** The `gso` option, defaulting to on unless OVPN_TS_UDP_GSO=0. */
-export function wantGso(gso: boolean | undefined): boolean {
-  return gso ?? process.env.OVPN_TS_UDP_GSO !== '0';
-}
 
 /**
  * True if the kernel takes UDP_SEGMENT on this socket: the option exists (Linux >= 4.18) and UDP

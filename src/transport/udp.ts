@@ -38,21 +38,21 @@ import type { DatagramTransport } from './transport.js';
 import { NAME_SIZE, ONE_COPY, RxArena, SOL_UDP, TxArena, UDP_GRO, W_CONTROLLEN } from './udp-arena.js';
 import { badSource, type SourceAddress, writeSourceCmsg } from './udp-cmsg.js';
 import { GRO_MAX_READS, GroReceiver } from './udp-gro.js';
-import { GsoSender, gsoSupported, wantGso } from './udp-gso.js';
+import { GsoSender, gsoSupported } from './udp-gso.js';
 import { boundPort, prepareUdpSocket } from './udp-socket.js';
 
 /** Options of `UdpTransport.attach`. */
 export interface UdpTransportOptions {
   /**
    * Send runs of equal-size datagrams to one destination as UDP GSO super-datagrams (UDP_SEGMENT).
-   * Default true (turned off when the kernel lacks it, or by OVPN_TS_UDP_GSO=0 in the environment).
+   * Default true (off when the kernel lacks it).
    */
   gso?: boolean;
   /**
    * Receive with UDP GRO (UDP_GRO): the kernel hands over runs of datagrams of one flow as one
    * coalesced buffer, which recvBatch splits back into one datagram per slot. Only on while the
    * receive batch's slots hold GRO_MIN_SLOT bytes (a coalesced buffer would not fit a smaller one).
-   * Default true (OVPN_TS_UDP_GRO=0 in the environment turns it off).
+   * Default true.
    */
   gro?: boolean;
 }
@@ -149,8 +149,8 @@ export class UdpTransport implements DatagramTransport {
       domain,
       v6Only,
       batchSize,
-      wantGso(opts.gso) && gsoSupported(fd),
-      opts.gro ?? process.env.OVPN_TS_UDP_GRO !== '0',
+      (opts.gso ?? true) && gsoSupported(fd),
+      opts.gro ?? true,
       getsockoptInt(fd, SOL_UDP, UDP_GRO) === 1,
     );
     t.port = boundPort(fd);

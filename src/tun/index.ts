@@ -6,6 +6,5 @@ export {
   TUN_DEFAULT_MTU,
   TUN_MAX_MTU,
   TUN_MIN_MTU,
-  TUN_OFFLOAD_ENV,
   type TunOptions,
 } from './tun-linux.js';

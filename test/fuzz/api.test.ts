@@ -145,7 +145,7 @@ const IFNAME_RE = /^[^\s/:]{1,15}$/;
 function couldCreateDevice(msg: unknown): boolean {
   if (typeof msg !== 'object' || msg === null || msg instanceof Uint8Array) return false;
   const entries = Object.entries(msg).filter(([, v]) => v !== undefined);
-  if (!entries.every(([k]) => k === 'ifname' || k === 'mode')) return false;
+  if (!entries.every(([k]) => OPS['dev-new'].top.includes(k))) return false;
   const name = (msg as { ifname?: unknown }).ifname;
   // "lo" always exists (EEXIST): that is what safeDevNew puts in.
   return (

@@ -6,14 +6,14 @@
  * remainder path), and every write can be a GRO super-packet. iperf3 and a checksummed bulk transfer
  * over IPv4 and IPv6 must work with no retransmission storm and with far fewer syscalls than packets;
  * UDP datagrams must arrive intact (partial checksums completed). The plain mode and the
- * OVPN_TUN_OFFLOAD=0 switch are checked too.
+ * `offload: false` option is checked too.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { PacketBatch } from '../../src/batch/packet-batch.js';
-import { createTun, type LinuxTunDevice, TUN_OFFLOAD_ENV } from '../../src/tun/tun-linux.js';
+import { createTun, type LinuxTunDevice } from '../../src/tun/tun-linux.js';
 import { canUseNetns, NetnsLab } from '../support/netns.js';
 
 const A4 = '10.98.4.1';
@@ -124,19 +124,6 @@ describe('TUN offloads (netns)', { skip: canUseNetns() ? false : 'needs root' },
     assert.equal(plain.offload, false);
     assert.equal(plain.uso, false);
     plain.close();
-    const saved = process.env[TUN_OFFLOAD_ENV];
-    process.env[TUN_OFFLOAD_ENV] = '0';
-    try {
-      const envPlain = createTun('ovt4oE');
-      assert.equal(envPlain.offload, false, 'OVPN_TUN_OFFLOAD=0 makes plain devices');
-      envPlain.close();
-      const forced = createTun('ovt4oF', { offload: true });
-      assert.equal(forced.offload, true, 'the option wins over the environment');
-      forced.close();
-    } finally {
-      if (saved === undefined) delete process.env[TUN_OFFLOAD_ENV];
-      else process.env[TUN_OFFLOAD_ENV] = saved;
-    }
   });
 
   it('carries iperf3 TCP both ways with super-packets on reads and writes', async (t) => {

@@ -18,7 +18,12 @@ export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
     throw einval(`invalid interface name ${name}`, 'ifname');
   if (ifNameToIndex(name) !== 0) throw new OvpnError('EEXIST', `interface ${name} already exists`, 'ifname');
   const mode = MODES[get.u32(a, 'mode') ?? 0];
-  return OvpnDevice.create(name, mode, opts);
+  const flag = (attr: string) => {
+    const v = get.u32(a, attr);
+    return v === undefined ? undefined : v === 1;
+  };
+  const offloads = { tun: flag('tun-offload'), udpGso: flag('udp-gso'), udpGro: flag('udp-gro') };
+  return OvpnDevice.create(name, mode, { ...opts, offloads });
 }
 
 export function devInfo(dev: OvpnDevice): DevInfo {
