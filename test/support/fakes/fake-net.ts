@@ -38,6 +38,12 @@ export interface StreamSend {
   readonly kind: 'data' | 'control';
 }
 
+/** The end of a stream, in order with its bytes. */
+interface StreamEnd {
+  end: StreamCloseReason;
+  detail: string;
+}
+
 type Pending = { kind: 'dgram'; d: Datagram } | { kind: 'stream'; s: FakeStreamTransport };
 
 function addrBytes(text: string): Buffer {
@@ -330,9 +336,9 @@ export class FakeStreamTransport implements StreamTransport {
   aborted = false;
   private handlers: StreamHandlers | undefined;
   private readonly deframer: TcpDeframer;
-  private readonly outq: Buffer[] = [];
+  private readonly outq: (Buffer | StreamEnd)[] = [];
   private outBytes = 0;
-  private readonly inq: Buffer[] = [];
+  private readonly inq: (Buffer | StreamEnd)[] = [];
   private ready = false;
 
   constructor(
@@ -389,20 +395,33 @@ export class FakeStreamTransport implements StreamTransport {
 
   // ---- the remote's side --------------------------------------------------------------------------
 
-  /** Bytes arrive as if the remote wrote them (raw: any framing, any split); read on `deliver`. */
+  /**
+   * Bytes arrive as if the remote wrote them (raw: any framing), behind whatever the remote's
+   * transport already sent; read on `deliver`.
+   */
   receiveBytes(bytes: Buffer): void {
-    this.inq.push(Buffer.from(bytes));
-    this.markReady();
+    this.fromRemote(Buffer.from(bytes));
   }
 
-  /** The remote closed the connection (our next read sees EOF). */
+  /** The remote closes the connection: after what it sent so far, our read sees EOF. */
   remoteClose(): void {
-    this.end('eof', 'the remote closed the connection');
+    this.fromRemote({ end: 'eof', detail: 'the remote closed the connection' });
   }
 
-  /** A read or write failed (connection reset). */
+  /** The connection fails (reset): after what the remote sent so far, our read fails. */
   remoteError(detail = 'connection reset'): void {
-    this.end('error', detail);
+    this.fromRemote({ end: 'error', detail });
+  }
+
+  private fromRemote(item: Buffer | StreamEnd): void {
+    const o = this.other;
+    if (o !== undefined) {
+      o.outq.push(item);
+      o.markReady();
+    } else {
+      this.inq.push(item);
+      this.markReady();
+    }
   }
 
   /** @internal Moves our queued bytes to the other end and lets it read them. */
@@ -411,7 +430,17 @@ export class FakeStreamTransport implements StreamTransport {
     this.ready = false;
     if (this.outq.length > 0 && o !== undefined && !o.closed) {
       // what was written since the last delivery arrives as one read's worth of bytes
-      o.inq.push(Buffer.concat(this.outq.splice(0)));
+      let run: Buffer[] = [];
+      for (const item of this.outq.splice(0)) {
+        if (Buffer.isBuffer(item)) {
+          run.push(item);
+          continue;
+        }
+        if (run.length > 0) o.inq.push(Buffer.concat(run));
+        run = [];
+        o.inq.push(item);
+      }
+      if (run.length > 0) o.inq.push(Buffer.concat(run));
       this.outBytes = 0;
       o.readAll();
     }
@@ -439,7 +468,12 @@ export class FakeStreamTransport implements StreamTransport {
     const h = this.handlers;
     if (h === undefined || this.closed) return;
     while (this.inq.length > 0 && this.endReason === undefined) {
-      let chunk = this.inq.shift()!;
+      const item = this.inq.shift()!;
+      if (!Buffer.isBuffer(item)) {
+        this.end(item.end, item.detail);
+        return;
+      }
+      let chunk = item;
       if (this.readChunk > 0 && chunk.length > this.readChunk) {
         this.inq.unshift(chunk.subarray(this.readChunk));
         chunk = chunk.subarray(0, this.readChunk);
