@@ -10,6 +10,7 @@
 
 import { CIPHER_ALG_NAMES } from '../crypto/cipher-alg.js';
 import { DEL_REASON_NAMES } from '../peer/del-reason.js';
+import { IFNAME_MAX } from './ifname.js';
 
 export type AttrType =
   | { kind: 'u32'; min?: number; max?: number }
@@ -84,7 +85,7 @@ export const ATTR_SETS: Record<string, readonly AttrSpec[]> = {
   /** Device create/delete (rtnetlink in the kernel: IFLA_IFNAME, ifindex, IFLA_OVPN_MODE). */
   dev: [
     { name: 'ifindex', value: 1, type: { kind: 'u32' } },
-    { name: 'ifname', value: 2, type: { kind: 'string', maxLen: 15 } },
+    { name: 'ifname', value: 2, type: { kind: 'string', maxLen: IFNAME_MAX } },
     { name: 'mode', value: 3, type: { kind: 'enum', values: MODES } },
   ],
 };
