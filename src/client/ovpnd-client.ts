@@ -15,11 +15,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
-import type { ErrorReply } from '../mgmt/dispatch.js';
 import {
   type ControlPacketEvent,
   type ControlSendMsg,
   type DaemonInfo,
+  type ErrorReply,
+  errorReply,
   OVPND_SOCKET,
   type RemoteApiOps,
   type WireEvent,
@@ -250,16 +251,10 @@ export class OvpndClient implements RemoteApiOps {
     const body = Buffer.from(JSON.stringify({ op, msg, seq, dump: opts.dump || undefined }));
     if (body.length > MAX_MESSAGE)
       return Promise.reject(
-        new OvpndError({
-          code: 'EMSGSIZE',
-          errno: 90,
-          msg: `${op}: request larger than ${MAX_MESSAGE} bytes`,
-        }),
+        new OvpndError(errorReply('EMSGSIZE', `${op}: request larger than ${MAX_MESSAGE} bytes`)),
       );
     if ((opts.fds?.length ?? 0) > 1)
-      return Promise.reject(
-        new OvpndError({ code: 'EINVAL', errno: 22, msg: `${op}: at most one fd per request` }),
-      );
+      return Promise.reject(new OvpndError(errorReply('EINVAL', `${op}: at most one fd per request`)));
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, {
         resolve: resolve as (v: unknown) => void,
@@ -300,10 +295,7 @@ export class OvpndClient implements RemoteApiOps {
         // A bad fd to pass (closed meanwhile) fails that request only; anything else is the connection.
         if (e instanceof SyscallError && e.errno === EBADF) {
           this.out.shift();
-          this.failRequest(
-            m.seq,
-            new OvpndError({ code: 'EBADF', errno: EBADF, msg: 'the fd to pass is not open' }),
-          );
+          this.failRequest(m.seq, new OvpndError(errorReply('EBADF', 'the fd to pass is not open')));
           continue;
         }
         this.close();

@@ -5,7 +5,7 @@
  * reads its replies (so replies are never lost), and events for it are dropped and counted (a client
  * that does not read cannot make the daemon grow).
  */
-import type { WireMessage } from '../mgmt/protocol.js';
+import { errorReply, type WireMessage } from '../mgmt/protocol.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { MAX_MESSAGE, recvMessage, sendMessage } from '../sys/unix-seqpacket.js';
@@ -57,7 +57,7 @@ export class Connection {
   reply(o: WireMessage): void {
     let b = Buffer.from(JSON.stringify(o));
     if (b.length > MAX_MESSAGE) {
-      const error = { code: 'EMSGSIZE', errno: 90, msg: 'the reply would be larger than a message may be' };
+      const error = errorReply('EMSGSIZE', 'the reply would be larger than a message may be');
       b = Buffer.from(JSON.stringify({ seq: 'seq' in o ? o.seq : undefined, error }));
     }
     this.enqueue(b);

@@ -11,14 +11,13 @@ import { isSocketAttached, socketInode } from '../device/sockets.js';
 import { einval, OvpnError } from '../errors/ovpn-error.js';
 import {
   API_HANDLERS,
-  type ErrorReply,
   type Handler,
   parseControlSend,
   type Request,
   text,
   toErrorReply,
 } from '../mgmt/dispatch.js';
-import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
+import { type DaemonInfo, errorReply, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { peerCred, seqpacketAccept, seqpacketListen } from '../sys/unix-seqpacket.js';
@@ -72,7 +71,7 @@ export class Ovpnd {
     this.listenWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.accept());
     const conn: ConnectionHandler = {
       message: (c, data, fds, fdsCut) => this.onMessage(c, data, fds, fdsCut),
-      oversized: (c) => c.reply({ error: err('EMSGSIZE', 90, 'message too large; dropped') }),
+      oversized: (c) => c.reply({ error: errorReply('EMSGSIZE', 'message too large; dropped') }),
       closed: (c) => this.onClosed(c),
     };
     this.connHandler = conn;
@@ -154,7 +153,7 @@ export class Ovpnd {
       }
       const conn = new Connection(fd, cred.pid, this.connHandler);
       if (this.conns.size >= (this.opts.maxClients ?? 256)) {
-        conn.reply({ error: err('EUSERS', 87, 'too many ovpnd clients') });
+        conn.reply({ error: errorReply('EUSERS', 'too many ovpnd clients') });
         conn.close();
         continue;
       }
@@ -172,7 +171,7 @@ export class Ovpnd {
       close(fd);
       return;
     }
-    const eperm = err('EPERM', 1, 'only root may manage ovpn devices');
+    const eperm = errorReply('EPERM', 'only root may manage ovpn devices');
     const conn = new Connection(fd, pid, {
       message: (c, data, fds) => {
         for (const f of fds) close(f);
@@ -220,7 +219,7 @@ export class Ovpnd {
       req = JSON.parse(data.toString('utf8')) as Request;
     } catch {
       for (const f of fds) close(f);
-      conn.reply({ error: err('EINVAL', 22, 'the message is not JSON') });
+      conn.reply({ error: errorReply('EINVAL', 'the message is not JSON') });
       return;
     }
     const seq = typeof req === 'object' && req !== null && typeof req.seq === 'number' ? req.seq : undefined;
@@ -326,8 +325,4 @@ function quote(v: unknown): string {
     s = typeof v;
   }
   return s.length > QUOTE_MAX ? `${s.slice(0, QUOTE_MAX)}...` : s;
-}
-
-function err(code: string, errno: number, msg: string): ErrorReply {
-  return { code, errno, msg };
 }

@@ -13,6 +13,7 @@ import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../transport/tcp-socket.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
+import { type ErrorReply, errorReply } from './protocol.js';
 
 export interface Request {
   op: string;
@@ -23,12 +24,7 @@ export interface Request {
   seq?: number;
 }
 
-export interface ErrorReply {
-  code: string;
-  errno: number;
-  msg: string;
-  'bad-attr'?: string;
-}
+export type { ErrorReply };
 
 export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: ErrorReply };
 
@@ -182,12 +178,8 @@ export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
 }
 
 export function toErrorReply(e: unknown): ErrorReply {
-  if (e instanceof OvpnError) {
-    const r: ErrorReply = { code: e.code, errno: e.errno, msg: e.message };
-    if (e.attr !== undefined) r['bad-attr'] = e.attr;
-    return r;
-  }
-  return { code: 'EIO', errno: 5, msg: e instanceof Error ? e.message : String(e) };
+  if (e instanceof OvpnError) return errorReply(e.code, e.message, e.attr);
+  return errorReply('EIO', e instanceof Error ? e.message : String(e));
 }
 
 /** JSON with bigints as numbers when exact (else strings) and Buffers as hex. */

@@ -11,7 +11,29 @@
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import type { DAEMON_EVENTS } from '../api/spec.js';
-import type { ErrorReply } from './dispatch.js';
+import { ERRNO } from '../errors/ovpn-error.js';
+import { EBADF, EMSGSIZE } from '../sys/libc.js';
+
+export interface ErrorReply {
+  code: string;
+  errno: number;
+  msg: string;
+  'bad-attr'?: string;
+}
+
+/** EUSERS (too many users): in neither ERRNO nor sys/libc.ts yet, nor in Node's os.constants.errno. */
+const EUSERS = 87;
+
+/** The errno names the protocol answers with: those of OvpnError (ERRNO), and the transport's own. */
+export const PROTOCOL_ERRNO = { ...ERRNO, EBADF, EMSGSIZE, EUSERS } as const;
+export type ProtocolErrno = keyof typeof PROTOCOL_ERRNO;
+
+/** An error reply with the canonical errno number for `code`. */
+export function errorReply(code: ProtocolErrno, msg: string, attr?: string): ErrorReply {
+  const r: ErrorReply = { code, errno: PROTOCOL_ERRNO[code], msg };
+  if (attr !== undefined) r['bad-attr'] = attr;
+  return r;
+}
 
 /** Abstract socket name (without the leading NUL); one per network namespace. */
 export const OVPND_SOCKET = 'ovpn-ts/ovpnd';

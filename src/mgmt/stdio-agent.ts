@@ -7,6 +7,7 @@
 import { createInterface } from 'node:readline';
 import { OvpnApi } from '../api/ovpn-api.js';
 import { dispatch, type Request, toJson } from './dispatch.js';
+import { errorReply } from './protocol.js';
 
 export function runStdioAgent(): void {
   const api = new OvpnApi();
@@ -20,7 +21,7 @@ export function runStdioAgent(): void {
     try {
       req = JSON.parse(line) as Request;
     } catch {
-      write({ error: { code: 'EINVAL', errno: 22, msg: 'request is not JSON' } });
+      write({ error: errorReply('EINVAL', 'request is not JSON') });
       return;
     }
     void dispatch(api, req).then(write);
