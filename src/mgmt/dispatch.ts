@@ -6,8 +6,8 @@
  */
 
 import { isObject } from '../api/attrs.js';
+import { devStats } from '../api/ops/dev.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
-import { DROP_REASON_NAMES } from '../datapath/drop-reason.js';
 import { describe, OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
@@ -80,10 +80,7 @@ export const API_HANDLERS: Record<string, Handler> = {
     const name = text(msg, 'ifname');
     const dev = name === undefined ? undefined : api.deviceByName(name);
     if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${describe(name)}`, 'ifname');
-    const drops: Record<string, number> = {};
-    for (let r = 1; r < DROP_REASON_NAMES.length; r++)
-      if (dev.drops.counts[r] > 0) drops[DROP_REASON_NAMES[r]] = dev.drops.counts[r];
-    return { ...dev.counters, 'rx-dropped': dev.drops.rxDropped, 'tx-dropped': dev.drops.txDropped, drops };
+    return devStats(dev);
   },
 };
 

@@ -63,7 +63,7 @@ const ALLOWED: Record<string, string[]> = {
     'datapath/context',
     'datapath/drop-reason',
   ],
-  mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'datapath/drop-reason'],
+  mgmt: ['api', 'errors', 'transport', 'sys', 'net'],
   // the daemon serves the API on a socket; it sees devices only through the API and socket identities
   daemon: ['api', 'mgmt', 'errors', 'device/sockets', 'sys'],
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane

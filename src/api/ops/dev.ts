@@ -8,7 +8,7 @@ import { describe, einval, OvpnError } from '../../errors/ovpn-error.js';
 import { ifNameToIndex } from '../../sys/libc.js';
 import { type Attrs, get, required } from '../attrs.js';
 import { ifnameProblem } from '../ifname.js';
-import type { DevInfo } from '../messages.js';
+import type { DevInfo, DevStats } from '../messages.js';
 import { MODES } from '../spec.js';
 
 export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
@@ -22,6 +22,16 @@ export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
 
 export function devInfo(dev: OvpnDevice): DevInfo {
   return { ifindex: dev.ifindex, ifname: dev.name, mode: dev.mode };
+}
+
+/** The one writer of a device's stats: counters, and drops by cause (the data plane's own JSON). */
+export function devStats(dev: OvpnDevice): DevStats {
+  return {
+    ...dev.counters,
+    'rx-dropped': dev.drops.rxDropped,
+    'tx-dropped': dev.drops.txDropped,
+    drops: dev.drops.toJSON(),
+  };
 }
 
 /** True if `ifindex` names some interface of this network namespace (ovpn or not). */
