@@ -240,6 +240,46 @@ export const DAEMON_OPS: readonly DaemonOpSpec[] = [
   },
 ];
 
+/**
+ * The same protocol on ovpn-agent's stdio link (docs/ovpnd.md, "The stdio link"): the same messages,
+ * one per line, and helper operations that make sockets in the agent's process, since no fd can travel
+ * with a line. The agent's handler table is checked against DAEMON_OPS + AGENT_OPS (unit test).
+ */
+export const STDIO_TRANSPORT = {
+  link: "stdin/stdout of ovpn-agent (the caller's child process)",
+  framing: 'one JSON object per line (LF)',
+  'max-message': 262144,
+  'fd-passing': "none: socket numbers are the agent's own fds, made by the helper operations",
+} as const;
+
+export const AGENT_OPS: readonly DaemonOpSpec[] = [
+  {
+    name: 'udp-socket',
+    doc: "a dual-stack UDP socket in the agent's process, to pass as socket",
+    request: ['family', 'port', 'address', 'mark'],
+    reply: '{fd}',
+  },
+  { name: 'tcp-listen', doc: 'a listening TCP socket', request: ['family', 'port'], reply: '{fd}' },
+  {
+    name: 'tcp-accept',
+    doc: 'waits for one connection on a listening fd',
+    request: ['fd'],
+    reply: '{fd}',
+  },
+  {
+    name: 'tcp-connect',
+    doc: 'a TCP connection, to hand over with peer-new',
+    request: ['remote-addr', 'remote-port'],
+    reply: '{fd}',
+  },
+  {
+    name: 'fd-close',
+    doc: 'closes an fd of the agent; the peers of an attached socket go (transport-disconnect)',
+    request: ['fd'],
+    reply: 'null',
+  },
+];
+
 /** Events the daemon adds: non-DATA_V2 packets go to the connection that handed the socket over. */
 export const DAEMON_EVENTS = {
   'control-packet': ['ifindex', 'socket', 'remote-addr', 'remote-port', 'packet'],

@@ -1,7 +1,8 @@
 /**
  * The test and demo topology, modelled on the kernel selftests' (spec ovpn-kernel §7.4): one server
  * namespace with an MP device and N client namespaces with a P2P device each, every client joined to the
- * server by its own veth pair; one ovpn-ts agent per namespace; keys generated for the run.
+ * server by its own veth pair; one ovpn-agent per namespace, driven with OvpndClient over its stdio
+ * link; keys generated for the run.
  *
  *   server  <prefix>-srv: tun0 5.5.5.1/24 fd55::1/64   veth v<i>s 10.10.<i>.1/24 fd00:0:0:<i>::1/64
  *   client  <prefix>-c<i>: tun<i> 5.5.5.<i+1>/24 fd55::<i+1>/64   veth v<i>c 10.10.<i>.2/24 fd00:0:0:<i>::2/64
@@ -10,7 +11,8 @@
  * with tx-id i+9; the client knows the server as id i+9 and sends with tx-id i.
  */
 import { randomBytes } from 'node:crypto';
-import { AgentClient } from '../mgmt/stdio-client.js';
+import { EventLog } from '../client/event-log.js';
+import { OvpndClient } from '../client/ovpnd-client.js';
 import { NetnsLab } from './netns.js';
 
 export interface ClientSpec {
@@ -39,7 +41,12 @@ export interface TopologyOptions {
 
 export interface TunnelNode {
   ns: string;
-  agent: AgentClient;
+  /** The client of this namespace's ovpn-agent (subscribed to notifications). */
+  agent: OvpndClient;
+  /** Its notifications and control packets. */
+  events: EventLog;
+  /** The agent's process id (daemon-info). */
+  agentPid: number;
   ifname: string;
   ifindex: number;
   vpn4: string;
@@ -79,6 +86,8 @@ export class Topology {
   readonly proto: 'udp' | 'tcp';
   /** TCP: the server's listening socket (fd in the server agent). */
   private listenFd = -1;
+  /** Every agent started, also those of a node that failed half-way. */
+  private readonly agents: OvpndClient[] = [];
 
   private constructor(readonly opts: TopologyOptions) {
     this.lab = new NetnsLab(opts.prefix);
@@ -140,7 +149,11 @@ export class Topology {
     vpn4: string,
     vpn6: string,
   ): Promise<TunnelNode> {
-    const agent = new AgentClient(ns);
+    const agent = OvpndClient.spawnAgent({ netns: ns });
+    this.agents.push(agent);
+    const events = new EventLog(agent);
+    await agent.subscribe();
+    const agentPid = (await agent.daemonInfo()).pid;
     const dev = await agent.request<{ ifindex: number }>('dev-new', { ifname, mode });
     const ip = (args: string[]) => this.lab.exec(ns, 'ip', args);
     if (this.opts.mtu !== undefined) ip(['link', 'set', ifname, 'mtu', String(this.opts.mtu)]);
@@ -155,7 +168,7 @@ export class Topology {
     } else if (server) {
       this.listenFd = (await agent.request<{ fd: number }>('tcp-listen', { family: 6, port: this.port })).fd;
     }
-    return { ns, agent, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
+    return { ns, agent, events, agentPid, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
   }
 
   /** Adds the peer on both sides and installs a fresh key pair in the primary slots (key-id 0). */
@@ -233,8 +246,8 @@ export class Topology {
 
   /** Stops every agent (deleting its devices) and tears the namespaces down. */
   async close(): Promise<void> {
-    const agents = [this.server?.agent, ...this.clients.map((c) => c.agent)].filter((a) => a !== undefined);
-    await Promise.all(agents.map((a) => a.close()));
+    for (const a of this.agents) a.close();
+    await Promise.all(this.agents.map((a) => a.closed));
     await this.lab.cleanup();
   }
 }

@@ -63,12 +63,13 @@ const ALLOWED: Record<string, string[]> = {
     'datapath/context',
     'datapath/drop-reason',
   ],
-  mgmt: ['api', 'errors', 'transport', 'sys', 'net'],
+  // like the daemon, the stdio agent names handed-over sockets by their identity
+  mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'device/sockets'],
   // the daemon serves the API on a socket; it sees devices only through the API and socket identities
   daemon: ['api', 'mgmt', 'errors', 'device/sockets', 'sys'],
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane
   client: ['api/messages', 'mgmt/dispatch', 'mgmt/protocol', 'sys'],
-  lab: ['mgmt'],
+  lab: ['client', 'mgmt'],
   cli: ['*'],
   demo: ['*'],
   '.': ['*'],
