@@ -24,8 +24,8 @@ import { describe, it } from 'node:test';
 import { OvpndError } from '../../src/client/ovpnd-client.js';
 import { DROP_REASON_NAMES } from '../../src/datapath/drop-reason.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology, type TunnelNode } from '../../src/lab/topology.js';
-import { canUseNetns } from '../support/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { Topology, type TunnelNode } from '../../src/lab/topology.js';
 import { captureOne } from '../support/capture.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { measureTcp } from '../../src/lab/iperf.js';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology } from '../../src/lab/topology.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology } from '../../src/lab/topology.js';
 import { captureOne } from '../support/capture.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 
