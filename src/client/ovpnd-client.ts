@@ -311,8 +311,10 @@ export class OvpndClient implements RemoteApiOps {
       return Promise.reject(
         new OvpndError(errorReply('EMSGSIZE', `${op}: request larger than ${MAX_MESSAGE} bytes`)),
       );
-    if ((opts.fds?.length ?? 0) > (this.link.passesFds ? 1 : 0))
-      return Promise.reject(new OvpndError(errorReply('EINVAL', `${op}: at most one fd per request`)));
+    if ((opts.fds?.length ?? 0) > (this.link.passesFds ? 1 : 0)) {
+      const why = this.link.passesFds ? 'at most one fd per request' : "no fd can go over an agent's stdio";
+      return Promise.reject(new OvpndError(errorReply('EINVAL', `${op}: ${why}`)));
+    }
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, {
         resolve: resolve as (v: unknown) => void,

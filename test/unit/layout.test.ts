@@ -68,8 +68,8 @@ const ALLOWED: Record<string, string[]> = {
   // the daemon serves the API on a socket; it sees devices only through the API and socket identities
   daemon: ['api', 'mgmt', 'errors', 'device/sockets', 'sys'],
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane
-  client: ['api/messages', 'mgmt/dispatch', 'mgmt/protocol', 'sys'],
-  lab: ['client', 'mgmt'],
+  client: ['api/messages', 'mgmt/protocol', 'sys'],
+  lab: ['client'],
   cli: ['*'],
   demo: ['*'],
   '.': ['*'],
