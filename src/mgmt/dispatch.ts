@@ -14,7 +14,7 @@ import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../transport/tcp-socket.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
-import { type ErrorReply, errorReply, toJson, type WireMessage } from './protocol.js';
+import { type ErrorReply, errorReply, type WireMessage } from './protocol.js';
 
 export interface Request {
   op: string;
@@ -24,9 +24,6 @@ export interface Request {
   /** Echoed back so clients can match replies. */
   seq?: number;
 }
-
-export type { ErrorReply };
-export { toJson };
 
 export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: ErrorReply };
 
