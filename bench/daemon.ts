@@ -23,10 +23,10 @@
  * the rounds after it measure what a long-running daemon accumulates. A cycle whose datagram does not come through (after retries: a P2P device's
  * carrier comes up asynchronously after peer-new) fails the benchmark.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { OvpndClient } from '../src/client/ovpnd-client.js';
 import { canUseNetns, NetnsLab } from '../src/lab/netns.js';
+import { randomKeyDir } from '../src/lab/star.js';
 import { Endpoint } from '../src/net/endpoint.js';
 import { allocPinned, type PinnedBuffer } from '../src/sys/address.js';
 import { close, read, sendto, setNonBlocking } from '../src/sys/libc.js';
@@ -119,10 +119,7 @@ async function deliver(
   throw new Error(`the datagram ${from.ns} -> ${to.ns} did not cross the tunnel in ${ATTEMPTS} attempts`);
 }
 
-const keyDir = () => ({
-  'cipher-key': randomBytes(32).toString('hex'),
-  'nonce-tail': randomBytes(8).toString('hex'),
-});
+const keyDir = () => randomKeyDir(32);
 
 class Churn {
   private readonly buf = allocPinned(2048);

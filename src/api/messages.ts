@@ -2,7 +2,13 @@
  * Shapes of what the API returns and emits, in YNL's JSON form (spec ovpn-kernel §2.4, §2.5):
  * kebab-case attribute names, addresses as text, enums by name, counters as numbers (bigint past 2^53).
  */
+import type { DeviceCounters } from '../datapath/datapath.js';
+import type { PeerStatsSnapshot } from '../peer/stats.js';
+
 export type Counter = number | bigint;
+
+/** A peer's eight counters, as peer-get writes them. */
+export type PeerCounters = { [K in keyof PeerStatsSnapshot]: Counter };
 
 export interface PeerInfo {
   id: number;
@@ -75,6 +81,21 @@ export interface ControlMessage {
   'remote-addr': string;
   'remote-port': number;
   packet: Buffer;
+}
+
+/** Device counters and drops by cause (op `dev-stats`). */
+export interface DevStats extends DeviceCounters {
+  'rx-dropped': number;
+  'tx-dropped': number;
+  /** Drops by reason name, only the causes that happened. */
+  drops: Record<string, number>;
+}
+
+/** The one writer of a peer's counters: the data plane's snapshot, each as a JSON-safe Counter. */
+export function peerCounters(s: PeerStatsSnapshot): PeerCounters {
+  const out = {} as PeerCounters;
+  for (const k of Object.keys(s) as (keyof PeerStatsSnapshot)[]) out[k] = counter(s[k]);
+  return out;
 }
 
 /** A u64 counter as a JSON-safe number when it fits, else a bigint. */

@@ -5,6 +5,7 @@
  * differ, so the document can be read by other programs and never drifts from the code.
  */
 import {
+  AGENT_OPS,
   ATTR_SETS,
   type AttrType,
   CIPHER_ALGS,
@@ -16,6 +17,7 @@ import {
   MODES,
   NOTIFICATIONS,
   OPS,
+  STDIO_TRANSPORT,
 } from './spec.js';
 
 function typeLines(t: AttrType, indent: string): string[] {
@@ -123,5 +125,13 @@ export function renderApiSpec(): string {
   l.push('  events:');
   for (const [name, attrs] of Object.entries(DAEMON_EVENTS))
     l.push(`    - name: ${name}`, `      attributes: [${attrs.join(', ')}]`);
+  l.push('# ovpn-agent: the same messages and operations on a stdio link, and its helper operations');
+  l.push('stdio:');
+  for (const [k, v] of Object.entries(STDIO_TRANSPORT)) l.push(`  ${k}: ${yamlScalar(v)}`);
+  l.push('  operations:');
+  for (const op of AGENT_OPS) {
+    l.push(`    - name: ${op.name}`, `      doc: ${yamlScalar(op.doc)}`);
+    l.push(`      request: [${op.request.join(', ')}]`, `      reply: ${yamlScalar(op.reply)}`);
+  }
   return `${l.join('\n')}\n`;
 }

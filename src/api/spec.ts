@@ -10,6 +10,7 @@
 
 import { CIPHER_ALG_NAMES } from '../crypto/cipher-alg.js';
 import { DEL_REASON_NAMES } from '../peer/del-reason.js';
+import { IFNAME_MAX } from './ifname.js';
 
 export type AttrType =
   | { kind: 'u32'; min?: number; max?: number }
@@ -87,7 +88,7 @@ export const ATTR_SETS: Record<string, readonly AttrSpec[]> = {
    */
   dev: [
     { name: 'ifindex', value: 1, type: { kind: 'u32' } },
-    { name: 'ifname', value: 2, type: { kind: 'string', maxLen: 15 } },
+    { name: 'ifname', value: 2, type: { kind: 'string', maxLen: IFNAME_MAX } },
     { name: 'mode', value: 3, type: { kind: 'enum', values: MODES } },
     { name: 'tun-offload', value: 4, type: { kind: 'u32', max: 1 } },
     { name: 'udp-gso', value: 5, type: { kind: 'u32', max: 1 } },
@@ -248,6 +249,46 @@ export const DAEMON_OPS: readonly DaemonOpSpec[] = [
     doc: 'memory of the daemon after a full GC',
     request: [],
     reply: '{rss, heap-total, heap-used, external, array-buffers}',
+  },
+];
+
+/**
+ * The same protocol on ovpn-agent's stdio link (docs/ovpnd.md, "The stdio link"): the same messages,
+ * one per line, and helper operations that make sockets in the agent's process, since no fd can travel
+ * with a line. The agent's handler table is checked against DAEMON_OPS + AGENT_OPS (unit test).
+ */
+export const STDIO_TRANSPORT = {
+  link: "stdin/stdout of ovpn-agent (the caller's child process)",
+  framing: 'one JSON object per line (LF)',
+  'max-message': 262144,
+  'fd-passing': "none: socket numbers are the agent's own fds, made by the helper operations",
+} as const;
+
+export const AGENT_OPS: readonly DaemonOpSpec[] = [
+  {
+    name: 'udp-socket',
+    doc: "a dual-stack UDP socket in the agent's process, to pass as socket",
+    request: ['family', 'port', 'address', 'mark'],
+    reply: '{fd}',
+  },
+  { name: 'tcp-listen', doc: 'a listening TCP socket', request: ['family', 'port'], reply: '{fd}' },
+  {
+    name: 'tcp-accept',
+    doc: 'waits for one connection on a listening fd',
+    request: ['fd'],
+    reply: '{fd}',
+  },
+  {
+    name: 'tcp-connect',
+    doc: 'a TCP connection, to hand over with peer-new',
+    request: ['remote-addr', 'remote-port'],
+    reply: '{fd}',
+  },
+  {
+    name: 'fd-close',
+    doc: 'closes an fd of the agent; the peers of an attached socket go (transport-disconnect)',
+    request: ['fd'],
+    reply: 'null',
   },
 ];
 

@@ -1,25 +1,31 @@
 /**
- * The TypeScript client of ovpnd (docs/ovpnd.md): the operations of the in-process API
- * (api/ovpn-api.ts) with the same message shapes and error codes, as promises, plus notifications,
- * control packets and socket handover by SCM_RIGHTS.
+ * The TypeScript client of the management protocol (docs/ovpnd.md): the operations of the in-process
+ * API (api/ovpn-api.ts) with the same message shapes and error codes, as promises, plus notifications,
+ * control packets and socket handover. One class, two links:
+ *
+ * - `connect()`: ovpnd's socket. `socket` in peer-new is this process's own fd: the client passes that
+ *   fd along with the request by SCM_RIGHTS, as the kernel resolves it in the caller's fd table. The
+ *   daemon keeps using the socket for as long as this connection stays open; closing the connection
+ *   removes the peers it handed over.
+ * - `spawnAgent()`: an ovpn-agent child process (in a network namespace if asked), the same messages
+ *   one per line on its stdin/stdout. No fd can travel there: `socket` numbers are the agent's own
+ *   fds, made with its helper ops (`request('udp-socket', ...)`, tcp-listen/accept/connect).
  *
  *   const c = await OvpndClient.connect({ start: true });
  *   const { ifindex } = await c.devNew({ ifname: 'tun0', mode: 'mp' });
  *   await c.peerNew({ ifindex, peer: { id: 1, socket: fd, 'remote-ipv4': '10.0.0.2', ... } });
- *
- * `socket` in peer-new is this process's own fd: the client passes that fd along with the request,
- * as the kernel resolves it in the caller's fd table. The daemon keeps using the socket for as long
- * as this connection stays open; closing the connection removes the peers it handed over.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
-import type { ErrorReply } from '../mgmt/dispatch.js';
 import {
   type ControlPacketEvent,
   type ControlSendMsg,
   type DaemonInfo,
+  type ErrorReply,
+  errorReply,
   OVPND_SOCKET,
   type RemoteApiOps,
   type WireEvent,
@@ -63,6 +69,34 @@ export interface ConnectOptions {
 }
 
 const OVPND = fileURLToPath(new URL('../cli/ovpnd.js', import.meta.url));
+const AGENT = fileURLToPath(new URL('../cli/ovpn-agent.js', import.meta.url));
+
+export interface AgentOptions {
+  /** `ip netns` name of the namespace to run the agent in (default: this process's). */
+  netns?: string;
+  /** Extra node flags (default: $OVPN_AGENT_NODE_ARGS, space-separated, e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
+/** How messages travel: ovpnd's socket, or a child's stdin/stdout. */
+interface Link {
+  /** Whether fds can go along with a message (SCM_RIGHTS). */
+  readonly passesFds: boolean;
+  /** The socket's fd; -1 for a child process. */
+  readonly fd: number;
+  /** Queues one message for request `seq`. */
+  send(seq: number, data: Buffer, fds: number[]): void;
+  /** Starts closing; the link reports `gone` once it is. */
+  close(): void;
+}
+
+interface LinkEvents {
+  message(data: Buffer): void;
+  /** A request could not be sent (its fd was bad): it fails alone. */
+  failed(seq: number, e: Error): void;
+  /** The link is gone (closed here, by the peer, or the child exited); `why` for pending requests. */
+  gone(why: string): void;
+}
 /**
  * Node flags of the daemon (bin/ovpnd has the same). --expose-gc: the `mem` op reports memory after a
  * full collection. --max-semi-space-size=2 (MiB): the data path allocates nothing per packet, but peer
@@ -81,21 +115,45 @@ interface Pending {
 export class OvpndClient implements RemoteApiOps {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
-  private readonly out: { data: Buffer; fds: number[]; seq: number }[] = [];
-  private readonly watcher: FdWatcher;
+  private readonly link: Link;
   private readonly eventListeners = new Set<(e: WireEvent) => void>();
   private isClosed = false;
   private resolveClosed!: () => void;
-  /** Settles when the connection is gone (closed here, or by the daemon). */
+  /** What a spawned agent wrote to stderr so far ('' on a socket). */
+  stderr = '';
+  /**
+   * Settles when the link is gone: closed here or by the daemon; for an agent, once the process has
+   * exited.
+   */
   readonly closed = new Promise<void>((r) => {
     this.resolveClosed = r;
   });
 
-  private constructor(readonly fd: number) {
-    this.watcher = watchFd(fd, { readable: true, writable: false }, (ev) => {
-      if (ev.writable) this.flush();
-      if (ev.readable || ev.disconnect) this.drain();
+  private constructor(makeLink: (events: LinkEvents) => Link) {
+    this.link = makeLink({
+      message: (data) => this.onMessage(data),
+      failed: (seq, e) => this.failRequest(seq, e),
+      gone: (why) => this.gone(why),
     });
+  }
+
+  /** The socket's fd (for a process that holds the connection open); -1 for an agent. */
+  get fd(): number {
+    return this.link.fd;
+  }
+
+  /**
+   * Starts an ovpn-agent (in network namespace `netns` when given) and talks to it over its
+   * stdin/stdout. The agent's devices are deleted when the client closes.
+   */
+  static spawnAgent(opts: AgentOptions = {}): OvpndClient {
+    const c: OvpndClient = new OvpndClient(
+      (events) =>
+        new StdioLink(opts, events, (t) => {
+          c.stderr += t;
+        }),
+    );
+    return c;
   }
 
   /** Connects to the daemon of a network namespace, starting it first if asked to and needed. */
@@ -145,7 +203,7 @@ export class OvpndClient implements RemoteApiOps {
           `the ovpnd socket in ${where} belongs to uid ${cred.uid} (pid ${cred.pid}), not root`,
         );
       }
-      const c = new OvpndClient(fd);
+      const c = new OvpndClient((events) => new SeqpacketLink(fd, events));
       if (!opts.start) return c;
       // A daemon that was just exiting (idle) may have taken the connection and then closed it: make
       // sure this one answers, else start one again.
@@ -176,6 +234,7 @@ export class OvpndClient implements RemoteApiOps {
    * is passed to the daemon with the request.
    */
   peerNew(msg: unknown, fd?: number): Promise<void> {
+    if (!this.link.passesFds) return this.request('peer-new', msg);
     const s = (msg as { peer?: { socket?: unknown } } | undefined)?.peer?.socket;
     const pass = fd ?? (typeof s === 'number' && Number.isInteger(s) && s >= 0 ? s : undefined);
     // An fd that is not open here is not passed: the daemon then answers ENOTSOCK, after the
@@ -250,24 +309,19 @@ export class OvpndClient implements RemoteApiOps {
     const body = Buffer.from(JSON.stringify({ op, msg, seq, dump: opts.dump || undefined }));
     if (body.length > MAX_MESSAGE)
       return Promise.reject(
-        new OvpndError({
-          code: 'EMSGSIZE',
-          errno: 90,
-          msg: `${op}: request larger than ${MAX_MESSAGE} bytes`,
-        }),
+        new OvpndError(errorReply('EMSGSIZE', `${op}: request larger than ${MAX_MESSAGE} bytes`)),
       );
-    if ((opts.fds?.length ?? 0) > 1)
-      return Promise.reject(
-        new OvpndError({ code: 'EINVAL', errno: 22, msg: `${op}: at most one fd per request` }),
-      );
+    if ((opts.fds?.length ?? 0) > (this.link.passesFds ? 1 : 0)) {
+      const why = this.link.passesFds ? 'at most one fd per request' : "no fd can go over an agent's stdio";
+      return Promise.reject(new OvpndError(errorReply('EINVAL', `${op}: ${why}`)));
+    }
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, {
         resolve: resolve as (v: unknown) => void,
         reject,
         items: opts.dump ? [] : undefined,
       });
-      this.out.push({ data: body, fds: opts.fds ?? [], seq });
-      this.flush();
+      this.link.send(seq, body, opts.fds ?? []);
     });
   }
 
@@ -277,55 +331,22 @@ export class OvpndClient implements RemoteApiOps {
     p?.reject(e);
   }
 
-  /** Closes the connection; pending requests fail. */
+  /** Closes the link (an agent: ends its stdin, so it deletes its devices and exits); pending requests fail. */
   close(): void {
     if (this.isClosed) return;
+    this.rejectPending('ovpnd connection closed');
+    this.link.close();
+  }
+
+  private rejectPending(why: string): void {
     this.isClosed = true;
-    this.watcher.close();
-    close(this.fd);
-    for (const p of this.pending.values()) p.reject(new Error('ovpnd connection closed'));
+    for (const p of this.pending.values()) p.reject(new Error(why));
     this.pending.clear();
-    this.out.length = 0;
+  }
+
+  private gone(why: string): void {
+    this.rejectPending(why);
     this.resolveClosed();
-  }
-
-  // ---- I/O ----------------------------------------------------------------------------------------
-
-  private flush(): void {
-    while (this.out.length > 0) {
-      const m = this.out[0];
-      try {
-        if (!sendMessage(this.fd, m.data, m.fds)) break;
-      } catch (e) {
-        // A bad fd to pass (closed meanwhile) fails that request only; anything else is the connection.
-        if (e instanceof SyscallError && e.errno === EBADF) {
-          this.out.shift();
-          this.failRequest(
-            m.seq,
-            new OvpndError({ code: 'EBADF', errno: EBADF, msg: 'the fd to pass is not open' }),
-          );
-          continue;
-        }
-        this.close();
-        return;
-      }
-      this.out.shift();
-    }
-    if (!this.isClosed) this.watcher.update({ readable: true, writable: this.out.length > 0 });
-  }
-
-  private drain(): void {
-    while (!this.isClosed) {
-      const r = recvMessage(this.fd);
-      if (r.kind === 'again') return;
-      if (r.kind === 'eof') {
-        this.close();
-        return;
-      }
-      if (r.kind === 'oversized') continue;
-      for (const f of r.fds) close(f); // the daemon never sends fds
-      this.onMessage(r.data);
-    }
   }
 
   private onMessage(data: Buffer): void {
@@ -359,6 +380,113 @@ export class OvpndClient implements RemoteApiOps {
     else p.resolve(m.reply);
   }
 }
+
+/** ovpnd's SOCK_SEQPACKET socket: one message per request, an fd along with peer-new. */
+class SeqpacketLink implements Link {
+  readonly passesFds = true;
+  private readonly out: { data: Buffer; fds: number[]; seq: number }[] = [];
+  private readonly watcher: FdWatcher;
+  private isClosed = false;
+
+  constructor(
+    readonly fd: number,
+    private readonly events: LinkEvents,
+  ) {
+    this.watcher = watchFd(fd, { readable: true, writable: false }, (ev) => {
+      if (ev.writable) this.flush();
+      if (ev.readable || ev.disconnect) this.drain();
+    });
+  }
+
+  send(seq: number, data: Buffer, fds: number[]): void {
+    this.out.push({ data, fds, seq });
+    this.flush();
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.watcher.close();
+    close(this.fd);
+    this.out.length = 0;
+    this.events.gone('ovpnd connection closed');
+  }
+
+  private flush(): void {
+    while (this.out.length > 0) {
+      const m = this.out[0];
+      try {
+        if (!sendMessage(this.fd, m.data, m.fds)) break;
+      } catch (e) {
+        // A bad fd to pass (closed meanwhile) fails that request only; anything else is the connection.
+        if (e instanceof SyscallError && e.errno === EBADF) {
+          this.out.shift();
+          this.events.failed(m.seq, new OvpndError(errorReply('EBADF', 'the fd to pass is not open')));
+          continue;
+        }
+        this.close();
+        return;
+      }
+      this.out.shift();
+    }
+    if (!this.isClosed) this.watcher.update({ readable: true, writable: this.out.length > 0 });
+  }
+
+  private drain(): void {
+    while (!this.isClosed) {
+      const r = recvMessage(this.fd);
+      if (r.kind === 'again') return;
+      if (r.kind === 'eof') {
+        this.close();
+        return;
+      }
+      if (r.kind === 'oversized') continue;
+      for (const f of r.fds) close(f); // the daemon never sends fds
+      this.events.message(r.data);
+    }
+  }
+}
+
+/** An ovpn-agent child: one message per line on its stdin/stdout. */
+class StdioLink implements Link {
+  readonly passesFds = false;
+  readonly fd = -1;
+  private readonly child: ChildProcess;
+
+  constructor(opts: AgentOptions, events: LinkEvents, stderr: (text: string) => void) {
+    const extra = opts.nodeArgs ?? (process.env.OVPN_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = [...extra, AGENT];
+    this.child =
+      opts.netns === undefined
+        ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...args], {
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
+    let tail = '';
+    this.child.stderr?.on('data', (d: Buffer) => {
+      const t = d.toString();
+      tail = (tail + t).slice(-500);
+      stderr(t);
+    });
+    this.child.stdin?.on('error', () => {}); // EPIPE once the agent is gone: reported by 'exit'
+    createInterface({ input: this.child.stdout! }).on('line', (line) => events.message(Buffer.from(line)));
+    this.child.once('error', (e) => events.gone(`cannot start ovpn-agent: ${e.message}`));
+    this.child.once('exit', () => events.gone(`ovpn-agent exited: ${tail}`));
+  }
+
+  send(_seq: number, data: Buffer): void {
+    this.child.stdin?.write(Buffer.concat([data, NEWLINE]));
+  }
+
+  close(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.stdin?.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    this.child.once('exit', () => clearTimeout(t));
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
 
 /** Where a daemon started on demand logs (start, stop, and a crash's stack), unless OVPND_LOG says. */
 export const OVPND_LOG_DIR = '/run/ovpn-ts';

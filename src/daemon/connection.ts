@@ -5,10 +5,10 @@
  * reads its replies (so replies are never lost), and events for it are dropped and counted (a client
  * that does not read cannot make the daemon grow).
  */
-import type { WireMessage } from '../mgmt/protocol.js';
+import { encodeWire, type WireEvent, type WireMessage } from '../mgmt/protocol.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
-import { MAX_MESSAGE, recvMessage, sendMessage } from '../sys/unix-seqpacket.js';
+import { recvMessage, sendMessage } from '../sys/unix-seqpacket.js';
 
 /** Bytes queued for a client before reading from it pauses and events for it are dropped. */
 export const QUEUE_LIMIT = 4 * 1024 * 1024;
@@ -55,12 +55,8 @@ export class Connection {
    * becomes an EMSGSIZE error for the same request.
    */
   reply(o: WireMessage): void {
-    let b = Buffer.from(JSON.stringify(o));
-    if (b.length > MAX_MESSAGE) {
-      const error = { code: 'EMSGSIZE', errno: 90, msg: 'the reply would be larger than a message may be' };
-      b = Buffer.from(JSON.stringify({ seq: 'seq' in o ? o.seq : undefined, error }));
-    }
-    this.enqueue(b);
+    const b = encodeWire(o);
+    if (b !== undefined) this.enqueue(b);
   }
 
   /** Reads no more requests from this client (its replies still go out). */
@@ -70,13 +66,14 @@ export class Connection {
   }
 
   /** Queues an event unless the client is too far behind; returns whether it was queued. */
-  event(json: string): boolean {
+  event(e: WireEvent): boolean {
     if (this.isClosed) return false;
-    if (this.queued >= QUEUE_LIMIT || json.length > MAX_MESSAGE) {
+    const b = this.queued >= QUEUE_LIMIT ? undefined : encodeWire(e);
+    if (b === undefined) {
       this.droppedEvents++;
       return false;
     }
-    this.enqueue(Buffer.from(json));
+    this.enqueue(b);
     return true;
   }
 

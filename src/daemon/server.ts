@@ -11,14 +11,17 @@ import { isSocketAttached, socketInode } from '../device/sockets.js';
 import { einval, OvpnError } from '../errors/ovpn-error.js';
 import {
   API_HANDLERS,
-  type ErrorReply,
+  checkGroup,
   type Handler,
   parseControlSend,
+  parseRequest,
+  quote,
+  type Reply,
   type Request,
-  text,
+  replyMessages,
   toErrorReply,
 } from '../mgmt/dispatch.js';
-import { type DaemonInfo, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
+import { type DaemonInfo, errorReply, OVPND_SOCKET, type WireEvent } from '../mgmt/protocol.js';
 import { close } from '../sys/libc.js';
 import { type FdWatcher, watchFd } from '../sys/poll.js';
 import { peerCred, seqpacketAccept, seqpacketListen } from '../sys/unix-seqpacket.js';
@@ -47,8 +50,6 @@ type DaemonHandler = (ctx: { conn: Connection; msg: unknown; req: Request; fds: 
 const MAX_REFUSED = 32;
 const REFUSED_LINGER_MS = 2000;
 const ACCEPT_RETRY_MS = 200;
-/** Longest op or group name quoted back in an error. */
-const QUOTE_MAX = 64;
 
 export class Ovpnd {
   readonly api = new OvpnApi();
@@ -72,13 +73,12 @@ export class Ovpnd {
     this.listenWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.accept());
     const conn: ConnectionHandler = {
       message: (c, data, fds, fdsCut) => this.onMessage(c, data, fds, fdsCut),
-      oversized: (c) => c.reply({ error: err('EMSGSIZE', 90, 'message too large; dropped') }),
+      oversized: (c) => c.reply({ error: errorReply('EMSGSIZE', 'message too large; dropped') }),
       closed: (c) => this.onClosed(c),
     };
     this.connHandler = conn;
     this.api.subscribe((n) => {
-      const json = JSON.stringify(n satisfies WireEvent);
-      for (const c of this.conns) if (c.subscribed && !c.event(json)) this.droppedEvents++;
+      for (const c of this.conns) if (c.subscribed && !c.event(n)) this.droppedEvents++;
     });
     this.api.onControl((m) => {
       const h = this.owners.owner(m.socket);
@@ -92,7 +92,7 @@ export class Ovpnd {
           packet: m.packet.toString('hex'),
         },
       };
-      if (h === undefined || !h.conn.event(JSON.stringify(ev))) this.droppedEvents++;
+      if (h === undefined || !h.conn.event(ev)) this.droppedEvents++;
     });
     this.handlers = this.daemonHandlers();
     this.netns = watchNetns((name) => this.shutdown(`network namespace ${name} was deleted`));
@@ -154,7 +154,7 @@ export class Ovpnd {
       }
       const conn = new Connection(fd, cred.pid, this.connHandler);
       if (this.conns.size >= (this.opts.maxClients ?? 256)) {
-        conn.reply({ error: err('EUSERS', 87, 'too many ovpnd clients') });
+        conn.reply({ error: errorReply('EUSERS', 'too many ovpnd clients') });
         conn.close();
         continue;
       }
@@ -172,7 +172,7 @@ export class Ovpnd {
       close(fd);
       return;
     }
-    const eperm = err('EPERM', 1, 'only root may manage ovpn devices');
+    const eperm = errorReply('EPERM', 'only root may manage ovpn devices');
     const conn = new Connection(fd, pid, {
       message: (c, data, fds) => {
         for (const f of fds) close(f);
@@ -215,18 +215,16 @@ export class Ovpnd {
   // ---- requests -----------------------------------------------------------------------------------
 
   private onMessage(conn: Connection, data: Buffer, fds: number[], fdsCut: boolean): void {
-    let req: Request;
-    try {
-      req = JSON.parse(data.toString('utf8')) as Request;
-    } catch {
+    const parsed = parseRequest(data.toString('utf8'));
+    if ('refusal' in parsed) {
       for (const f of fds) close(f);
-      conn.reply({ error: err('EINVAL', 22, 'the message is not JSON') });
+      conn.reply(parsed.refusal);
       return;
     }
-    const seq = typeof req === 'object' && req !== null && typeof req.seq === 'number' ? req.seq : undefined;
+    const req = parsed.request;
+    const seq = req.seq;
+    let r: Reply;
     try {
-      if (typeof req !== 'object' || req === null || Array.isArray(req))
-        throw einval('a request must be a JSON object');
       const h =
         typeof req.op === 'string' && Object.hasOwn(this.handlers, req.op)
           ? this.handlers[req.op]
@@ -236,17 +234,14 @@ export class Ovpnd {
         throw einval('at most one file descriptor may come with a request', 'socket');
       if (fds.length > 0 && req.op !== 'peer-new')
         throw einval('file descriptors may only be passed with peer-new');
-      const reply = h({ conn, msg: req.msg, req, fds });
-      if (req.op === 'peer-get' && req.dump === true && Array.isArray(reply)) {
-        for (const item of reply) conn.reply({ seq, dump: item });
-        conn.reply({ seq, done: true });
-      } else conn.reply({ seq, reply: reply ?? null });
+      r = { seq, reply: h({ conn, msg: req.msg, req, fds }) ?? null };
     } catch (e) {
-      conn.reply({ seq, error: toErrorReply(e) });
+      r = { seq, error: toErrorReply(e) };
     } finally {
       for (const f of fds) close(f);
     }
-    if (req?.op === 'dev-del') this.scheduleIdleCheck(this.opts.idleMs ?? 300);
+    for (const m of replyMessages(req, r)) conn.reply(m);
+    if (req.op === 'dev-del') this.scheduleIdleCheck(this.opts.idleMs ?? 300);
   }
 
   private daemonHandlers(): Record<string, DaemonHandler> {
@@ -263,8 +258,7 @@ export class Ovpnd {
     handlers['peer-new'] = ({ conn, msg, fds }) => this.peerNew(conn, msg, fds);
     handlers['control-send'] = ({ conn, msg }) => this.controlSend(conn, msg);
     handlers.subscribe = ({ conn, msg }) => {
-      const group = text(msg, 'group') ?? 'peers';
-      if (group !== 'peers') throw new OvpnError('ENOENT', `no multicast group ${quote(group)}`, 'group');
+      checkGroup(msg);
       conn.subscribed = true;
     };
     handlers.unsubscribe = ({ conn }) => {
@@ -315,19 +309,4 @@ export class Ovpnd {
     if (!this.api.controlSendInode(ifindex, inode, to, packet))
       throw new OvpnError('EAGAIN', 'the socket did not take the packet');
   }
-}
-
-/** A client-supplied value for an error message, cut short. */
-function quote(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = typeof v;
-  }
-  return s.length > QUOTE_MAX ? `${s.slice(0, QUOTE_MAX)}...` : s;
-}
-
-function err(code: string, errno: number, msg: string): ErrorReply {
-  return { code, errno, msg };
 }

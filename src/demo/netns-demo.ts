@@ -4,18 +4,9 @@
  * generated for the run; ping and a short iperf3 through each tunnel; then per-peer stats. Everything
  * is removed afterwards, also on failure or Ctrl-C.
  */
+import type { DevStats, PeerInfo } from '../api/messages.js';
 import { measureTcp } from '../lab/iperf.js';
 import { Topology } from '../lab/topology.js';
-
-interface PeerStats {
-  id: number;
-  'tx-id': number;
-  'vpn-ipv4'?: string;
-  'remote-ipv4'?: string;
-  'remote-ipv6'?: string;
-  'remote-port'?: number;
-  [k: string]: unknown;
-}
 
 const gbps = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 const hostPort = (addr: string, port: number | undefined) =>
@@ -67,7 +58,7 @@ export async function runNetnsDemo(opts: { iperfSeconds?: number } = {}): Promis
 
     console.log('\nper-peer stats (peer-get dump):');
     for (const node of [t.server, ...t.clients]) {
-      const peers = await node.agent.request<PeerStats[]>('peer-get', { ifindex: node.ifindex }, true);
+      const peers: PeerInfo[] = await node.agent.peerDump({ ifindex: node.ifindex });
       for (const p of peers) {
         const remote = p['remote-ipv4'] ?? p['remote-ipv6'];
         console.log(
@@ -80,7 +71,7 @@ export async function runNetnsDemo(opts: { iperfSeconds?: number } = {}): Promis
           `    link rx ${p['link-rx-packets']} pkts ${p['link-rx-bytes']} B   tx ${p['link-tx-packets']} pkts ${p['link-tx-bytes']} B`,
         );
       }
-      const s = await node.agent.request<{ drops: Record<string, number> }>('dev-stats', {
+      const s = await node.agent.request<DevStats>('dev-stats', {
         ifname: node.ifname,
       });
       console.log(`    ${node.ifname} drops: ${JSON.stringify(s.drops)}`);

@@ -6,11 +6,20 @@
  * Register `cleanup` before creating anything: `t.after(() => lab.cleanup())` or try/finally.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** What a cleanup could not remove (empty lists: nothing was left behind). */
+export interface CleanupReport {
+  /** Processes of the lab's namespaces still running after the wait. */
+  stuck: number[];
+  /** The lab's namespaces that still exist. */
+  namespaces: string[];
 }
 
 export class NetnsLab {
@@ -77,8 +86,13 @@ export class NetnsLab {
     return child;
   }
 
-  /** Kills every process started here and deletes every namespace (and so their interfaces). */
-  async cleanup(): Promise<void> {
+  /**
+   * Kills every process started here and every other process in the lab's namespaces, deletes every
+   * namespace (and so their interfaces), and waits (up to `reapMs`) until the killed processes are gone,
+   * so that the next user of the machine does not meet them. Safe to call twice.
+   */
+  async cleanup(reapMs = 3000): Promise<CleanupReport> {
+    const killed = this.namespacePids();
     for (const c of this.children) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
@@ -97,27 +111,52 @@ export class NetnsLab {
     this.children.length = 0;
     for (const ns of this.namespaces.splice(0)) {
       // Processes started with `ip netns exec` outside `spawn` may linger: kill what is left inside.
-      try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
-          .split(/\s+/)
-          .filter(Boolean);
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // already gone
-          }
+      for (const pid of namespacePids(ns)) {
+        killed.push(pid);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
         }
-      } catch {
-        // namespace already gone
       }
       deleteNamespace(ns);
     }
+    // SIGKILLed processes are reaped asynchronously: wait until they no longer hold CPU or sockets
+    const deadline = Date.now() + reapMs;
+    while (killed.some(processRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return { stuck: [...new Set(killed.filter(processRunning))], namespaces: this.leftovers() };
+  }
+
+  /** Every process in the lab's namespaces. */
+  namespacePids(): number[] {
+    return this.leftovers().flatMap(namespacePids);
   }
 
   /** Namespaces of this lab that still exist (for leak checks). */
   leftovers(): string[] {
     return listNamespaces().filter((n) => n.startsWith(`${this.prefix}-`));
+  }
+}
+
+/** The processes of namespace `ns` (none if it is gone). */
+export function namespacePids(ns: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The process exists and is not a zombie. */
+export function processRunning(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}`)) return false;
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

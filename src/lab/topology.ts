@@ -1,7 +1,8 @@
 /**
- * The test and demo topology, modelled on the kernel selftests' (spec ovpn-kernel §7.4): one server
- * namespace with an MP device and N client namespaces with a P2P device each, every client joined to the
- * server by its own veth pair; one ovpn-ts agent per namespace; keys generated for the run.
+ * The test, demo and benchmark topology, the kernel selftests' star (spec ovpn-kernel §7.4) as built by
+ * star.ts: one server namespace with an MP device and N client namespaces with a P2P device each, every
+ * client joined to the server by its own veth pair; one ovpn-agent per namespace, driven with
+ * OvpndClient over its stdio link; keys generated for the run.
  *
  *   server  <prefix>-srv: tun0 5.5.5.1/24 fd55::1/64   veth v<i>s 10.10.<i>.1/24 fd00:0:0:<i>::1/64
  *   client  <prefix>-c<i>: tun<i> 5.5.5.<i+1>/24 fd55::<i+1>/64   veth v<i>c 10.10.<i>.2/24 fd00:0:0:<i>::2/64
@@ -9,9 +10,12 @@
  * Peer ids are asymmetric by default, as in the selftests: the server knows client i as id i and sends
  * with tx-id i+9; the client knows the server as id i+9 and sends with tx-id i.
  */
-import { randomBytes } from 'node:crypto';
-import { AgentClient } from '../mgmt/stdio-client.js';
+import { EventLog } from '../client/event-log.js';
+import { OvpndClient } from '../client/ovpnd-client.js';
 import { NetnsLab } from './netns.js';
+import { type KeyDir, linkClient, pingArgs, pingResult, randomKeyDir, vethAddr, vpnAddr } from './star.js';
+
+export type { KeyDir };
 
 export interface ClientSpec {
   /** Outer (transport) IP version between this client and the server. */
@@ -39,18 +43,18 @@ export interface TopologyOptions {
 
 export interface TunnelNode {
   ns: string;
-  agent: AgentClient;
+  /** The client of this namespace's ovpn-agent (subscribed to notifications). */
+  agent: OvpndClient;
+  /** Its notifications and control packets. */
+  events: EventLog;
+  /** The agent's process id (daemon-info). */
+  agentPid: number;
   ifname: string;
   ifindex: number;
   vpn4: string;
   vpn6: string;
   /** fd of the UDP socket, in the agent's process. */
   sockFd: number;
-}
-
-export interface KeyDir {
-  'cipher-key': string;
-  'nonce-tail': string;
 }
 
 export interface ClientNode extends TunnelNode {
@@ -66,9 +70,6 @@ export interface ClientNode extends TunnelNode {
   serverFd: number;
 }
 
-const VETH4 = (i: number, end: 1 | 2) => `10.10.${i}.${end}`;
-const VETH6 = (i: number, end: 1 | 2) => `fd00:0:0:${i}::${end}`;
-
 export class Topology {
   readonly lab: NetnsLab;
   server!: TunnelNode;
@@ -79,6 +80,8 @@ export class Topology {
   readonly proto: 'udp' | 'tcp';
   /** TCP: the server's listening socket (fd in the server agent). */
   private listenFd = -1;
+  /** Every agent started, also those of a node that failed half-way. */
+  private readonly agents: OvpndClient[] = [];
 
   private constructor(readonly opts: TopologyOptions) {
     this.lab = new NetnsLab(opts.prefix);
@@ -106,24 +109,21 @@ export class Topology {
     const serverMode = this.opts.serverMode ?? 'mp';
     if (serverMode === 'p2p' && this.opts.clients.length !== 1)
       throw new Error('a P2P server takes one client');
-    this.server = await this.node(srvNs, 'tun0', serverMode, '5.5.5.1', 'fd55::1');
+    this.server = await this.node(srvNs, 'tun0', serverMode, 0);
     // The server relays between clients, as an OpenVPN server with client-to-client traffic does.
     lab.exec(srvNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     for (let i = 1; i <= this.opts.clients.length; i++) {
       const spec = this.opts.clients[i - 1];
       const ns = lab.ns(`c${i}`);
-      lab.veth(srvNs, `v${i}s`, [`${VETH4(i, 1)}/24`, `${VETH6(i, 1)}/64`], ns, `v${i}c`, [
-        `${VETH4(i, 2)}/24`,
-        `${VETH6(i, 2)}/64`,
-      ]);
-      const n = await this.node(ns, `tun${i}`, 'p2p', `5.5.5.${i + 1}`, `fd55::${i + 1}`);
+      linkClient(lab, srvNs, `v${i}s`, ns, `v${i}c`, i);
+      const n = await this.node(ns, `tun${i}`, 'p2p', i);
       const offset = this.opts.symmetricIds ? 0 : 9;
       this.clients.push({
         ...n,
         index: i,
         transport: spec.transport,
-        addr: spec.transport === 4 ? VETH4(i, 2) : VETH6(i, 2),
-        serverAddr: spec.transport === 4 ? VETH4(i, 1) : VETH6(i, 1),
+        addr: vethAddr(i, 2, spec.transport),
+        serverAddr: vethAddr(i, 1, spec.transport),
         serverPeerId: i,
         clientPeerId: i + offset,
         serverFd: this.server.sockFd,
@@ -132,15 +132,15 @@ export class Topology {
     for (const c of this.clients) await this.connect(c);
   }
 
-  /** Starts an agent in `ns`, creates the device, its addresses and a dual-stack UDP socket. */
-  private async node(
-    ns: string,
-    ifname: string,
-    mode: 'p2p' | 'mp',
-    vpn4: string,
-    vpn6: string,
-  ): Promise<TunnelNode> {
-    const agent = new AgentClient(ns);
+  /** Starts an agent in `ns`, creates node n's device, its addresses and a dual-stack UDP socket. */
+  private async node(ns: string, ifname: string, mode: 'p2p' | 'mp', n: number): Promise<TunnelNode> {
+    const vpn4 = vpnAddr(n, 4);
+    const vpn6 = vpnAddr(n, 6);
+    const agent = OvpndClient.spawnAgent({ netns: ns });
+    this.agents.push(agent);
+    const events = new EventLog(agent);
+    await agent.subscribe();
+    const agentPid = (await agent.daemonInfo()).pid;
     const dev = await agent.request<{ ifindex: number }>('dev-new', { ifname, mode });
     const ip = (args: string[]) => this.lab.exec(ns, 'ip', args);
     if (this.opts.mtu !== undefined) ip(['link', 'set', ifname, 'mtu', String(this.opts.mtu)]);
@@ -155,7 +155,7 @@ export class Topology {
     } else if (server) {
       this.listenFd = (await agent.request<{ fd: number }>('tcp-listen', { family: 6, port: this.port })).fd;
     }
-    return { ns, agent, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
+    return { ns, agent, events, agentPid, ifname, ifindex: dev.ifindex, vpn4, vpn6, sockFd: fd };
   }
 
   /** Adds the peer on both sides and installs a fresh key pair in the primary slots (key-id 0). */
@@ -194,12 +194,8 @@ export class Topology {
 
   /** Fresh keys for both directions of client `c`'s tunnel, into `slot` on both sides. */
   async installKeys(c: ClientNode, keyId: number, slot: 'primary' | 'secondary'): Promise<void> {
-    const dir = (): KeyDir => ({
-      'cipher-key': randomBytes(this.keyLen).toString('hex'),
-      'nonce-tail': randomBytes(8).toString('hex'),
-    });
-    const c2s = dir();
-    const s2c = dir();
+    const c2s = randomKeyDir(this.keyLen);
+    const s2c = randomKeyDir(this.keyLen);
     const conf = (peerId: number, enc: KeyDir, dec: KeyDir) => ({
       'peer-id': peerId,
       slot,
@@ -221,20 +217,23 @@ export class Topology {
     dst: string,
     opts: { count?: number; size?: number; intervalS?: number; deadlineS?: number; flood?: boolean } = {},
   ): Promise<{ sent: number; received: number; output: string }> {
-    const args = ['-n', '-q', '-c', String(opts.count ?? 3)];
-    if (opts.flood) args.push('-f');
-    else args.push('-i', String(opts.intervalS ?? 0.2));
-    if (opts.size !== undefined) args.push('-s', String(opts.size));
-    args.push('-w', String(opts.deadlineS ?? 10), dst);
-    const r = await this.lab.run(ns, 'ping', args, ((opts.deadlineS ?? 10) + 5) * 1000);
-    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
-    return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output: r.stdout + r.stderr };
+    const deadlineS = opts.deadlineS ?? 10;
+    const args = pingArgs(dst, {
+      count: opts.count ?? 3,
+      flood: opts.flood,
+      intervalS: opts.flood ? undefined : (opts.intervalS ?? 0.2),
+      size: opts.size,
+      deadlineS,
+    });
+    const r = await this.lab.run(ns, 'ping', args, (deadlineS + 5) * 1000);
+    const { sent, received } = pingResult(r);
+    return { sent, received, output: r.stdout + r.stderr };
   }
 
   /** Stops every agent (deleting its devices) and tears the namespaces down. */
   async close(): Promise<void> {
-    const agents = [this.server?.agent, ...this.clients.map((c) => c.agent)].filter((a) => a !== undefined);
-    await Promise.all(agents.map((a) => a.close()));
+    for (const a of this.agents) a.close();
+    await Promise.all(this.agents.map((a) => a.closed));
     await this.lab.cleanup();
   }
 }

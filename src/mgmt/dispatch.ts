@@ -1,18 +1,20 @@
 /**
- * One request/reply protocol over the in-process API, shared by every management front end (the
- * stdio agent and the ovpnd socket): `{ "op": "peer-new", "msg": { ... } }` in, `{ "reply": ... }`
- * or `{ "error": { "code", "errno", "msg", "bad-attr" } }` out. Op names are the kernel family's,
- * plus dev-new/dev-del/dev-list and a few helpers a control plane needs (udp-socket, dev-stats).
+ * The operations of the management protocol (protocol.ts) over the in-process API, shared by its two
+ * servers, ovpnd (daemon/server.ts) and ovpn-agent (stdio-agent.ts): `{"op": "peer-new", "msg": {...}}`
+ * in, `{"reply": ...}`, a dump, or `{"error": {"code", "errno", "msg", "bad-attr"}}` out. Op names are
+ * the kernel family's, plus dev-new/dev-del/dev-list and the protocol's own (dev-stats, mem, ...); the
+ * agent adds helpers that make sockets in its own process (udp-socket, tcp-*, fd-close).
  */
 
 import { isObject } from '../api/attrs.js';
+import { devStats } from '../api/ops/dev.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
-import { DROP_REASON_NAMES } from '../datapath/drop-reason.js';
 import { describe, OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
 import { close } from '../sys/libc.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../transport/tcp-socket.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
+import { type ErrorReply, errorReply, type WireMessage } from './protocol.js';
 
 export interface Request {
   op: string;
@@ -21,13 +23,6 @@ export interface Request {
   dump?: boolean;
   /** Echoed back so clients can match replies. */
   seq?: number;
-}
-
-export interface ErrorReply {
-  code: string;
-  errno: number;
-  msg: string;
-  'bad-attr'?: string;
 }
 
 export type Reply = { seq?: number; reply: unknown } | { seq?: number; error: ErrorReply };
@@ -84,18 +79,15 @@ export const API_HANDLERS: Record<string, Handler> = {
     const name = text(msg, 'ifname');
     const dev = name === undefined ? undefined : api.deviceByName(name);
     if (dev === undefined) throw new OvpnError('ENODEV', `no ovpn device ${describe(name)}`, 'ifname');
-    const drops: Record<string, number> = {};
-    for (let r = 1; r < DROP_REASON_NAMES.length; r++)
-      if (dev.drops.counts[r] > 0) drops[DROP_REASON_NAMES[r]] = dev.drops.counts[r];
-    return { ...dev.counters, 'rx-dropped': dev.drops.rxDropped, 'tx-dropped': dev.drops.txDropped, drops };
+    return devStats(dev);
   },
 };
 
 /**
- * The stdio agent's extra helpers: it runs inside the namespace for a test or demo that lives outside,
- * so it makes the sockets itself and the fds are its own.
+ * The stdio agent's operations: the shared ones, and helpers for a test or demo that lives outside the
+ * agent's namespace: the agent makes the sockets itself, so `socket` numbers are its own fds.
  */
-const AGENT_HANDLERS: Record<string, Handler> = {
+export const AGENT_HANDLERS: Record<string, Handler> = {
   ...API_HANDLERS,
   /** Creates a UDP socket in this process (and so this network namespace); replies with its fd. */
   'udp-socket': (_api, msg) => {
@@ -165,15 +157,62 @@ export function parseControlSend(msg: unknown): {
   return { ifindex, socket, to, packet: Buffer.from(packet, 'hex') };
 }
 
-/** Runs one request against `api`; never throws or rejects. */
-export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
+/** The `peers` group is the only one (subscribe's `group`, default "peers"); else ENOENT. */
+export function checkGroup(msg: unknown): void {
+  const group = text(msg, 'group') ?? 'peers';
+  if (group !== 'peers') throw new OvpnError('ENOENT', `no multicast group ${quote(group)}`, 'group');
+}
+
+/** Longest op or group name quoted back in an error. */
+const QUOTE_MAX = 64;
+
+/** A client-supplied value for an error message, cut short. */
+export function quote(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v;
+  }
+  return s.length > QUOTE_MAX ? `${s.slice(0, QUOTE_MAX)}...` : s;
+}
+
+/**
+ * One message as a request, or the error to send back instead (without a seq: the message is not a
+ * JSON object).
+ */
+export function parseRequest(data: string): { request: Request } | { refusal: WireMessage } {
+  let req: unknown;
+  try {
+    req = JSON.parse(data);
+  } catch {
+    return { refusal: { error: errorReply('EINVAL', 'the message is not JSON') } };
+  }
+  if (typeof req !== 'object' || req === null || Array.isArray(req))
+    return { refusal: { error: errorReply('EINVAL', 'a request must be a JSON object') } };
+  // seq is echoed only when it is a number (it is the client's to match replies with)
+  const r = req as Request;
+  return { request: typeof r.seq === 'number' || r.seq === undefined ? r : { ...r, seq: undefined } };
+}
+
+/** The messages that answer `req`: the reply or error; a dump's objects one per message, then done. */
+export function replyMessages(req: Request, r: Reply): WireMessage[] {
+  if ('error' in r) return [r];
+  if (req.op === 'peer-get' && req.dump === true && Array.isArray(r.reply))
+    return [...r.reply.map((item: unknown) => ({ seq: r.seq, dump: item })), { seq: r.seq, done: true }];
+  return [r];
+}
+
+/** Runs one request against `api` with `handlers`; never throws or rejects. */
+export async function dispatch(
+  api: OvpnApi,
+  req: Request,
+  handlers: Record<string, Handler> = AGENT_HANDLERS,
+): Promise<Reply> {
   const seq = req?.seq;
   try {
-    const h =
-      typeof req?.op === 'string' && Object.hasOwn(AGENT_HANDLERS, req.op)
-        ? AGENT_HANDLERS[req.op]
-        : undefined;
-    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${describe(req?.op)}`);
+    const h = typeof req?.op === 'string' && Object.hasOwn(handlers, req.op) ? handlers[req.op] : undefined;
+    if (h === undefined) throw new OvpnError('EOPNOTSUPP', `unknown op ${quote(req?.op)}`);
     const reply = await h(api, req.msg, req);
     return { seq, reply: reply ?? null };
   } catch (e) {
@@ -182,21 +221,6 @@ export async function dispatch(api: OvpnApi, req: Request): Promise<Reply> {
 }
 
 export function toErrorReply(e: unknown): ErrorReply {
-  if (e instanceof OvpnError) {
-    const r: ErrorReply = { code: e.code, errno: e.errno, msg: e.message };
-    if (e.attr !== undefined) r['bad-attr'] = e.attr;
-    return r;
-  }
-  return { code: 'EIO', errno: 5, msg: e instanceof Error ? e.message : String(e) };
-}
-
-/** JSON with bigints as numbers when exact (else strings) and Buffers as hex. */
-export function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (typeof x === 'bigint') return x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
-    if (x !== null && typeof x === 'object' && (x as { type?: string }).type === 'Buffer') {
-      return Buffer.from((x as { data: number[] }).data).toString('hex');
-    }
-    return x;
-  });
+  if (e instanceof OvpnError) return errorReply(e.code, e.message, e.attr);
+  return errorReply('EIO', e instanceof Error ? e.message : String(e));
 }

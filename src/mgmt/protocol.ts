@@ -1,7 +1,8 @@
 /**
- * The ovpnd management protocol (docs/ovpnd.md): the wire shapes shared by the daemon and its
- * clients. One JSON object per SOCK_SEQPACKET message on the abstract Unix socket OVPND_SOCKET of
- * the daemon's network namespace.
+ * The management protocol (docs/ovpnd.md): the wire shapes shared by its two servers and its one
+ * client (OvpndClient). ovpnd carries one JSON object per SOCK_SEQPACKET message on the abstract Unix
+ * socket OVPND_SOCKET of its network namespace; ovpn-agent carries the same objects one per line on
+ * its stdin/stdout (the stdio link).
  *
  *   request   {"op": "peer-new", "msg": {...}, "seq": 7, "dump": false}   (+ SCM_RIGHTS fd for peer-new)
  *   reply     {"seq": 7, "reply": ...}  or  {"seq": 7, "error": {"code", "errno", "msg", "bad-attr"}}
@@ -11,7 +12,54 @@
 import type { ControlMessage, DevInfo, KeyInfo, Notification, PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import type { DAEMON_EVENTS } from '../api/spec.js';
-import type { ErrorReply } from './dispatch.js';
+import { ERRNO } from '../errors/ovpn-error.js';
+import { EBADF, EMSGSIZE } from '../sys/libc.js';
+import { MAX_MESSAGE } from '../sys/unix-seqpacket.js';
+
+export interface ErrorReply {
+  code: string;
+  errno: number;
+  msg: string;
+  'bad-attr'?: string;
+}
+
+/** EUSERS (too many users): in neither ERRNO nor sys/libc.ts yet, nor in Node's os.constants.errno. */
+const EUSERS = 87;
+
+/** The errno names the protocol answers with: those of OvpnError (ERRNO), and the transport's own. */
+export const PROTOCOL_ERRNO = { ...ERRNO, EBADF, EMSGSIZE, EUSERS } as const;
+export type ProtocolErrno = keyof typeof PROTOCOL_ERRNO;
+
+/** An error reply with the canonical errno number for `code`. */
+export function errorReply(code: ProtocolErrno, msg: string, attr?: string): ErrorReply {
+  const r: ErrorReply = { code, errno: PROTOCOL_ERRNO[code], msg };
+  if (attr !== undefined) r['bad-attr'] = attr;
+  return r;
+}
+
+/** JSON with bigints as numbers when exact (else strings) and Buffers as hex. */
+export function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === 'bigint') return x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
+    if (x !== null && typeof x === 'object' && (x as { type?: string }).type === 'Buffer') {
+      return Buffer.from((x as { data: number[] }).data).toString('hex');
+    }
+    return x;
+  });
+}
+
+/**
+ * One outgoing message as it goes on the wire (either link). A reply larger than a message may be
+ * (MAX_MESSAGE bytes) becomes an EMSGSIZE error for the same request; an event that large is not
+ * sent (undefined).
+ */
+export function encodeWire(o: WireMessage): Buffer | undefined {
+  const b = Buffer.from(toJson(o));
+  if (b.length <= MAX_MESSAGE) return b;
+  if ('name' in o) return undefined;
+  const error = errorReply('EMSGSIZE', 'the reply would be larger than a message may be');
+  return Buffer.from(toJson({ seq: o.seq, error }));
+}
 
 /** Abstract socket name (without the leading NUL); one per network namespace. */
 export const OVPND_SOCKET = 'ovpn-ts/ovpnd';

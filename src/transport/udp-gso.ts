@@ -58,7 +58,6 @@ const GSO_MIN_SEG = 256;
 /** Datagrams refused GSO by a learned size limit before the limit is forgotten and re-probed. */
 const GSO_REPROBE = 4096;
 
-
 /**
  * True if the kernel takes UDP_SEGMENT on this socket: the option exists (Linux >= 4.18) and UDP
  * checksums are on (the kernel refuses GSO with SO_NO_CHECK).

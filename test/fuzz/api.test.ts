@@ -23,10 +23,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type Attrs, parseAttrs } from '../../src/api/attrs.js';
+import { ifnameProblem } from '../../src/api/ifname.js';
 import { OvpnApi } from '../../src/api/ovpn-api.js';
 import { ATTR_SETS, type AttrSpec, OPS } from '../../src/api/spec.js';
 import { ERRNO, type Errno, OvpnError } from '../../src/errors/ovpn-error.js';
-import { dispatch, type Reply, type Request, toJson } from '../../src/mgmt/dispatch.js';
+import { dispatch, type Reply, type Request } from '../../src/mgmt/dispatch.js';
+import { toJson } from '../../src/mgmt/protocol.js';
 import { close } from '../../src/sys/libc.js';
 import { ensure, eq, fuzz, fuzzAsync, iterations, type Rng, show, summary } from '../support/fuzz-rng.js';
 import {
@@ -139,8 +141,6 @@ function opMessage(rng: Rng, op: string): unknown {
   return msg;
 }
 
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
-
 /** True if dev-new could get as far as creating a TUN device with `msg`. */
 function couldCreateDevice(msg: unknown): boolean {
   if (typeof msg !== 'object' || msg === null || msg instanceof Uint8Array) return false;
@@ -148,14 +148,7 @@ function couldCreateDevice(msg: unknown): boolean {
   if (!entries.every(([k]) => OPS['dev-new'].top.includes(k))) return false;
   const name = (msg as { ifname?: unknown }).ifname;
   // "lo" always exists (EEXIST): that is what safeDevNew puts in.
-  return (
-    typeof name === 'string' &&
-    IFNAME_RE.test(name) &&
-    Buffer.byteLength(name) <= 15 &&
-    name !== '.' &&
-    name !== '..' &&
-    name !== 'lo'
-  );
+  return typeof name === 'string' && ifnameProblem(name) === undefined && name !== 'lo';
 }
 
 /** dev-new messages that cannot create anything: a usable free name is replaced by "lo" (EEXIST). */

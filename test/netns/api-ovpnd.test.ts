@@ -4,7 +4,7 @@
  * over with peer-new by SCM_RIGHTS.
  */
 
-import type { Notification } from '../../src/api/messages.js';
+import { EventLog } from '../../src/client/event-log.js';
 import { OvpndClient } from '../../src/client/ovpnd-client.js';
 import { close } from '../../src/sys/libc.js';
 import { inNetns } from '../../src/sys/netns.js';
@@ -13,31 +13,14 @@ import { apiSuite } from './api-suite.js';
 
 apiSuite('ovpnd', 'ovapd', async (ns) => {
   const c = await OvpndClient.connect({ netns: ns, start: true });
-  const notifications: Notification[] = [];
-  const waiters: (() => void)[] = [];
-  c.onNotification((n) => {
-    notifications.push(n);
-    for (const w of waiters.splice(0)) w();
-  });
+  const events = new EventLog(c);
   await c.subscribe();
   const fds: number[] = [];
   return {
     request: (op, msg, dump) =>
       op === 'peer-new' ? (c.peerNew(msg) as Promise<never>) : c.request(op, msg, { dump }),
-    notifications: notifications as unknown as { name: string; msg: Record<string, unknown> }[],
-    waitFor: async (pred, ms = 10_000, what = 'event') => {
-      const end = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, 100);
-          waiters.push(() => {
-            clearTimeout(t);
-            r();
-          });
-        });
-      }
-    },
+    notifications: events.notifications,
+    waitFor: (pred, ms, what) => events.waitFor(pred, ms, what),
     udpSocket: async (family, port) => {
       const fd = inNetns(ns, () => createUdpSocket({ family, port, reuse: true }));
       fds.push(fd);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 const KEY = { 'cipher-key': '11'.repeat(32), 'nonce-tail': '22'.repeat(8) };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OvpndClient } from '../../src/client/ovpnd-client.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const gcc = spawnSync('gcc', ['--version']).status === 0;

@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OvpndClient } from '../../src/client/ovpnd-client.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import type { ControlPacketEvent } from '../../src/mgmt/protocol.js';
 import { close } from '../../src/sys/libc.js';
 import { inNetns } from '../../src/sys/netns.js';
 import { createUdpSocket } from '../../src/transport/udp-socket.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

@@ -21,11 +21,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { OvpndError } from '../../src/client/ovpnd-client.js';
 import { DROP_REASON_NAMES } from '../../src/datapath/drop-reason.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology, type TunnelNode } from '../../src/lab/topology.js';
-import { AgentError } from '../../src/mgmt/stdio-client.js';
-import { canUseNetns } from '../support/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
@@ -155,7 +155,7 @@ async function hostile<T>(lab: NetnsLab, ns: string, cmd: 'capture' | 'send', ar
  * agent runs in that namespace; `ip netns exec` execs it under the same pid).
  */
 function kernelUdpErrors(node: TunnelNode): number {
-  const pid = node.agent.child.pid;
+  const pid = node.agentPid;
   const lines =
     `${readFileSync(`/proc/${pid}/net/snmp`, 'utf8')}${readFileSync(`/proc/${pid}/net/snmp6`, 'utf8')}`.split(
       '\n',
@@ -308,7 +308,7 @@ describe('hostile input on UDP', { skip }, () => {
         const cause = CAUSE[kind];
         const before = await devStats(srv);
         const kBefore = kernelUdpErrors(srv);
-        const ctlBefore = srv.agent.controls.length;
+        const ctlBefore = srv.events.controls.length;
         const r = await hostile<SendResult>(t.lab, from.ns, 'send', {
           kind,
           count,
@@ -324,7 +324,7 @@ describe('hostile input on UDP', { skip }, () => {
         });
         assert.equal(r.sent, count);
         const fromSender = () =>
-          srv.agent.controls.slice(ctlBefore).filter((m) => m['remote-port'] === r.port);
+          srv.events.controls.slice(ctlBefore).filter((m) => m['remote-port'] === r.port);
         let after = before;
         let kernelDrops = 0;
         // Every datagram either reaches the agent's socket or is counted by the kernel (InErrors:
@@ -400,7 +400,7 @@ describe('hostile input on UDP', { skip }, () => {
       const peerAfter = await serverPeer(t, c1.serverPeerId);
       for (const k of ['remote-ipv4', 'remote-port', 'local-ipv4'])
         assert.equal(peerAfter[k], peerBefore[k], `peer ${c1.serverPeerId} ${k} changed`);
-      assert.deepEqual(srv.agent.notifications, [], 'no notification (float, peer deletion) may follow');
+      assert.deepEqual(srv.events.notifications, [], 'no notification (float, peer deletion) may follow');
       // nothing thrown or logged on the way
       for (const n of [srv, c1, c2]) assert.equal(n.agent.stderr, '', `${n.ns} agent wrote to stderr`);
       const memMsg = assertMemFlat('server agent', memBefore, memAfter);
@@ -515,7 +515,7 @@ describe('hostile input on TCP', { skip }, () => {
               });
               return;
             } catch (e) {
-              if (!(e instanceof AgentError) || e.code !== 'EAGAIN' || again > 10_000) throw e;
+              if (!(e instanceof OvpndError) || e.code !== 'EAGAIN' || again > 10_000) throw e;
               again++;
               await sleep(2);
             }
@@ -530,7 +530,7 @@ describe('hostile input on TCP', { skip }, () => {
         const cause = CAUSE[kind];
         const frames = build(kind, count);
         const before = await devStats(srv);
-        const ctlBefore = srv.agent.controls.length;
+        const ctlBefore = srv.events.controls.length;
         const again = await inject(frames);
         let after = before;
         await until(
@@ -538,7 +538,7 @@ describe('hostile input on TCP', { skip }, () => {
           async () => {
             after = await devStats(srv);
             return cause === undefined
-              ? srv.agent.controls.length - ctlBefore >= count
+              ? srv.events.controls.length - ctlBefore >= count
               : (after.drops[cause] ?? 0) - (before.drops[cause] ?? 0) >= count;
           },
           () =>
@@ -552,7 +552,7 @@ describe('hostile input on TCP', { skip }, () => {
           assert.equal(after.controlIn - before.controlIn, count, `${kind}: controlIn`);
           // delivered unchanged (framed, length included), in stream order
           assert.deepEqual(
-            srv.agent.controls.slice(ctlBefore).map((m) => m.packet),
+            srv.events.controls.slice(ctlBefore).map((m) => m.packet),
             frames.map((f) => f.toString('hex')),
           );
         } else {
@@ -561,7 +561,7 @@ describe('hostile input on TCP', { skip }, () => {
           assert.equal(after.controlIn, before.controlIn, `${kind}: nothing went to the control plane`);
         }
         // the stream and the peer survive every phase
-        assert.deepEqual(srv.agent.notifications, [], `${kind}: the server lost the peer`);
+        assert.deepEqual(srv.events.notifications, [], `${kind}: the server lost the peer`);
         return again;
       };
 
@@ -579,7 +579,7 @@ describe('hostile input on TCP', { skip }, () => {
       assertPings('c1 -> server over TCP', p, await allStats(t));
       const peer = await serverPeer(t, c1.serverPeerId);
       assert.equal(peer.id, c1.serverPeerId);
-      assert.deepEqual(c1.agent.notifications, [], 'the client lost its peer');
+      assert.deepEqual(c1.events.notifications, [], 'the client lost its peer');
       for (const n of [srv, c1]) assert.equal(n.agent.stderr, '', `${n.ns} agent wrote to stderr`);
       const memMsg = [
         assertMemFlat('server agent', memBefore[0], memAfter[0]),

@@ -5,16 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { Topology, type TunnelNode } from '../../src/lab/topology.js';
 import { captureOne } from '../support/capture.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Ntf = { name: string; msg: { ifindex: number; peer?: Record<string, unknown> } };
 const ntfs = (n: TunnelNode, name = 'peer-del-ntf') =>
-  (n.agent.notifications as Ntf[]).filter((x) => x.name === name);
+  (n.events.notifications as Ntf[]).filter((x) => x.name === name);
 
 async function setKeepalive(n: TunnelNode, id: number, interval: number, timeout: number): Promise<void> {
   await n.agent.request('peer-set', {
@@ -39,7 +39,7 @@ describe('keepalive', { skip }, () => {
       // c3 has no keepalive of its own but keeps pinging
       await setKeepalive(t.server, c3.serverPeerId, 2, 3);
       const ping = t.ping(c3.ns, t.server.vpn4, { count: 60, intervalS: 0.1, deadlineS: 10 });
-      await t.server.agent.waitFor(() => ntfs(t.server).length > 0, 8000, 'expiry');
+      await t.server.events.waitFor(() => ntfs(t.server).length > 0, 8000, 'expiry');
       await sleep(2500);
       assert.equal((await ping).received, 60);
       assert.deepEqual(ntfs(t.server), [
@@ -51,7 +51,7 @@ describe('keepalive', { skip }, () => {
       const left = await t.server.agent.request<{ id: number }[]>(
         'peer-get',
         { ifindex: t.server.ifindex },
-        true,
+        { dump: true },
       );
       assert.deepEqual(
         left.map((p) => p.id),
@@ -76,7 +76,7 @@ describe('keepalive', { skip }, () => {
       await setKeepalive(c1, c1.clientPeerId, 1, 2);
       await setKeepalive(c2, c2.clientPeerId, 1, 2);
       await setKeepalive(c2, c2.clientPeerId, 0, 0); // disabled again
-      await c1.agent.waitFor(() => ntfs(c1).length > 0, 6000, 'expiry');
+      await c1.events.waitFor(() => ntfs(c1).length > 0, 6000, 'expiry');
       await sleep(2500);
       assert.deepEqual(ntfs(c1), [
         {
@@ -107,7 +107,11 @@ describe('float', { skip }, () => {
         "printf 'addr del 10.10.1.2/24 dev v1c\naddr add 10.10.1.3/24 dev v1c\n' | ip -batch -",
       ]);
       // the client's replies now leave from 10.10.1.3; the first authenticated one moves the peer
-      await t.server.agent.waitFor(() => ntfs(t.server, 'peer-float-ntf').length > 0, 5000, 'peer-float-ntf');
+      await t.server.events.waitFor(
+        () => ntfs(t.server, 'peer-float-ntf').length > 0,
+        5000,
+        'peer-float-ntf',
+      );
       const r = await flood;
       // only an exchange in flight at the moment of the change can be lost (a reply sent to the old
       // address); the first request from the new address moves the peer, and its reply comes back
@@ -144,7 +148,7 @@ describe('removal paths: exactly one peer-del-ntf each, with the right reason', 
     const t = await Topology.create({ prefix: 'ovru', clients: [{ transport: 4 }, { transport: 6 }] });
     try {
       await t.server.agent.request('fd-close', { fd: t.server.sockFd });
-      await t.server.agent.waitFor(() => ntfs(t.server).length >= 2, 5000, 'peer-del-ntf');
+      await t.server.events.waitFor(() => ntfs(t.server).length >= 2, 5000, 'peer-del-ntf');
       await sleep(300);
       assert.deepEqual(
         ntfs(t.server).map((n) => n.msg.peer),
@@ -179,7 +183,7 @@ describe('removal paths: exactly one peer-del-ntf each, with the right reason', 
       // 3. c3's control plane deletes its peer and closes its socket: the server sees the remote close
       await c3.agent.request('peer-del', { ifindex: c3.ifindex, peer: { id: c3.clientPeerId } });
       await c3.agent.request('fd-close', { fd: c3.sockFd });
-      await t.server.agent.waitFor(() => ntfs(t.server).length >= 3, 8000, 'three peer-del-ntf');
+      await t.server.events.waitFor(() => ntfs(t.server).length >= 3, 8000, 'three peer-del-ntf');
       await sleep(500);
       const byId = new Map(ntfs(t.server).map((n) => [n.msg.peer?.id, n.msg.peer?.['del-reason']]));
       assert.equal(ntfs(t.server).length, 3);

@@ -11,13 +11,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { Notification } from '../../src/api/messages.js';
 import { OvpndClient, OvpndError } from '../../src/client/ovpnd-client.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { OVPND_SOCKET } from '../../src/mgmt/protocol.js';
 import { close } from '../../src/sys/libc.js';
 import { inNetns } from '../../src/sys/netns.js';
 import { MAX_MESSAGE, recvMessage, sendMessage, seqpacketConnect } from '../../src/sys/unix-seqpacket.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../../src/transport/tcp-socket.js';
 import { createUdpSocket } from '../../src/transport/udp-socket.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

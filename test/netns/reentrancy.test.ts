@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { repoRoot } from '../support/repo.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

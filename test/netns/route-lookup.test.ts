@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import type { RouteLookupStats } from '../../src/routing/index.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
 import { RpcClient } from './children/rpc.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'children', 'route-child.js');

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { measureTcp } from '../../src/lab/iperf.js';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology } from '../../src/lab/topology.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 
@@ -44,7 +44,7 @@ describe('TCP tunnels: P2P <-> P2P', { skip }, () => {
         const [p] = await t.server.agent.request<Record<string, unknown>[]>(
           'peer-get',
           { ifindex: t.server.ifindex },
-          true,
+          { dump: true },
         );
         assert.equal(p['remote-ipv4'], undefined, 'a TCP peer has no remote address attributes');
         assert.equal(p['remote-port'], undefined);
@@ -82,30 +82,30 @@ describe('TCP tunnels: MP server with clients over IPv4 and IPv6', { skip }, () 
 
   it('control packets go both ways through the stream, whole and in order with data', async () => {
     const c = t.clients[0];
-    const before = t.server.agent.controls.length;
+    const before = t.server.events.controls.length;
     const body = '86'.repeat(1000); // the selftest's fake control packet: 1000 bytes of 0x86 (opcode 16)
     const frame = `03e8${body}`;
     const ping = t.ping(c.ns, t.server.vpn4, { count: 20, intervalS: 0.02 });
     for (let i = 0; i < 5; i++)
       await c.agent.request('control-send', { ifindex: c.ifindex, socket: c.sockFd, packet: frame });
-    await t.server.agent.waitFor(
-      () => t.server.agent.controls.length >= before + 5,
+    await t.server.events.waitFor(
+      () => t.server.events.controls.length >= before + 5,
       10_000,
       'control frames',
     );
-    for (const m of t.server.agent.controls.slice(before)) {
+    for (const m of t.server.events.controls.slice(before)) {
       assert.equal(m.packet, frame);
       assert.equal(m['remote-addr'], c.addr);
     }
     const answer = `0022${'40'}${'cd'.repeat(33)}`;
-    const cb = c.agent.controls.length;
+    const cb = c.events.controls.length;
     await t.server.agent.request('control-send', {
       ifindex: t.server.ifindex,
       socket: c.serverFd,
       packet: answer,
     });
-    await c.agent.waitFor(() => c.agent.controls.length > cb, 10_000, 'control frame at the client');
-    assert.equal(c.agent.controls[cb].packet, answer);
+    await c.events.waitFor(() => c.events.controls.length > cb, 10_000, 'control frame at the client');
+    assert.equal(c.events.controls[cb].packet, answer);
     assert.equal((await ping).received, 20);
     // a control packet that is not one whole frame is refused
     await assert.rejects(

@@ -13,8 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { PacketBatch } from '../../src/batch/packet-batch.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { createTun, type LinuxTunDevice } from '../../src/tun/tun-linux.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
 
 const A4 = '10.98.4.1';
 const B4 = '10.98.4.2';

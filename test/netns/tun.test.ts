@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { RpcClient, RpcError } from './children/rpc.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'children', 'tun-child.js');

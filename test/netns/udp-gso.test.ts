@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PacketBatch } from '../../src/batch/packet-batch.js';
+import { canUseNetns, NetnsLab } from '../../src/lab/netns.js';
 import { Endpoint } from '../../src/net/endpoint.js';
 import { inNetns } from '../../src/sys/netns.js';
 import { createUdpSocket, UdpTransport } from '../../src/transport/index.js';
-import { canUseNetns, NetnsLab } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 

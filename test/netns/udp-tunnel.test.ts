@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { canUseNetns } from '../../src/lab/netns.js';
 import { type ClientNode, Topology } from '../../src/lab/topology.js';
 import { captureOne } from '../support/capture.js';
-import { canUseNetns } from '../support/netns.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';
 
@@ -42,7 +42,7 @@ describe('UDP tunnels: P2P <-> P2P', { skip }, () => {
         const peers = await t.server.agent.request<{ id: number; 'vpn-rx-packets': number }[]>(
           'peer-get',
           { ifindex: t.server.ifindex },
-          true,
+          { dump: true },
         );
         assert.equal(peers.length, 1);
         assert.ok(peers[0]['vpn-rx-packets'] >= 10);
@@ -139,7 +139,7 @@ describe('UDP tunnels: MP server with three clients on mixed transports', { skip
   it('control packets reach the control consumer with their source, and go out through the socket', async () => {
     const c1 = t.clients[0];
     const payload = `38${'ab'.repeat(40)}`; // P_CONTROL_HARD_RESET_CLIENT_V2, key-id 0
-    const before = t.server.agent.controls.length;
+    const before = t.server.events.controls.length;
     // a client-side "control plane" on its own port sends to the server's socket, then waits for an answer
     const py = [
       'import socket,sys',
@@ -151,12 +151,13 @@ describe('UDP tunnels: MP server with three clients on mixed transports', { skip
       'print(d.hex(), a[0], a[1])',
     ].join('\n');
     const reply = t.lab.run(c1.ns, 'python3', ['-c', py], 15_000);
-    await t.server.agent.waitFor(() => t.server.agent.controls.length > before, 10_000, 'control packet');
-    const got = t.server.agent.controls[before];
+    await t.server.events.waitFor(() => t.server.events.controls.length > before, 10_000, 'control packet');
+    const got = t.server.events.controls[before];
     assert.equal(got.packet, payload);
     assert.equal(got['remote-addr'], c1.addr);
     assert.equal(got['remote-port'], 5555);
     assert.equal(got.ifindex, t.server.ifindex);
+    assert.equal(got.socket, t.server.sockFd, 'the socket as the agent handed it over');
     const answer = `40${'cd'.repeat(30)}`; // P_CONTROL_HARD_RESET_SERVER_V2
     await t.server.agent.request('control-send', {
       ifindex: t.server.ifindex,
@@ -221,12 +222,12 @@ describe('UDP tunnels: MP server with three clients on mixed transports', { skip
     await t.server.agent.request('peer-del', { ifindex: t.server.ifindex, peer: { id: c3.serverPeerId } });
     const r = await flood;
     assert.ok(r.received > 0 && r.received < r.sent, r.output);
-    await t.server.agent.waitFor(
-      () => t.server.agent.notifications.some((n) => n?.name === 'peer-del-ntf'),
+    await t.server.events.waitFor(
+      () => t.server.events.notifications.some((n) => n?.name === 'peer-del-ntf'),
       5000,
       'peer-del-ntf',
     );
-    const dels = t.server.agent.notifications.filter((n) => n?.name === 'peer-del-ntf');
+    const dels = t.server.events.notifications.filter((n) => n?.name === 'peer-del-ntf');
     assert.deepEqual(dels, [
       {
         name: 'peer-del-ntf',

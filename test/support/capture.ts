@@ -1,5 +1,5 @@
 /** tcpdump in a namespace: wait for one packet matching a filter, while a test sends traffic. */
-import type { NetnsLab } from './netns.js';
+import type { NetnsLab } from '../../src/lab/netns.js';
 
 export interface Capture {
   /** Resolves true if a matching packet was seen before the timeout. */

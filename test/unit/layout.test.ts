@@ -65,12 +65,13 @@ const ALLOWED: Record<string, string[]> = {
     'datapath/datapath',
     'datapath/drop-reason',
   ],
-  mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'datapath/drop-reason'],
+  // like the daemon, the stdio agent names handed-over sockets by their identity
+  mgmt: ['api', 'errors', 'transport', 'sys', 'net', 'device/sockets'],
   // the daemon serves the API on a socket; it sees devices only through the API and socket identities
   daemon: ['api', 'mgmt', 'errors', 'device/sockets', 'sys'],
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane
-  client: ['api/messages', 'mgmt/dispatch', 'mgmt/protocol', 'sys'],
-  lab: ['mgmt'],
+  client: ['api/messages', 'mgmt/protocol', 'sys'],
+  lab: ['client'],
   cli: ['*'],
   demo: ['*'],
   '.': ['*'],

@@ -4,18 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { OvpnDevice, type OvpnDeviceOptions } from '../../device/ovpn-device.js';
-import { einval, OvpnError } from '../../errors/ovpn-error.js';
+import { describe, einval, OvpnError } from '../../errors/ovpn-error.js';
 import { ifNameToIndex } from '../../sys/libc.js';
 import { type Attrs, get, required } from '../attrs.js';
-import type { DevInfo } from '../messages.js';
+import { ifnameProblem } from '../ifname.js';
+import type { DevInfo, DevStats } from '../messages.js';
 import { MODES } from '../spec.js';
-
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
 
 export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
   const name = required(get.str(a, 'ifname'), 'ifname');
-  if (!IFNAME_RE.test(name) || name === '.' || name === '..')
-    throw einval(`invalid interface name ${name}`, 'ifname');
+  const problem = ifnameProblem(name);
+  if (problem !== undefined) throw einval(`${problem}: ${describe(name)}`, 'ifname');
   if (ifNameToIndex(name) !== 0) throw new OvpnError('EEXIST', `interface ${name} already exists`, 'ifname');
   const mode = MODES[get.u32(a, 'mode') ?? 0];
   const flag = (attr: string) => {
@@ -28,6 +27,16 @@ export function devNew(a: Attrs, opts: OvpnDeviceOptions): OvpnDevice {
 
 export function devInfo(dev: OvpnDevice): DevInfo {
   return { ifindex: dev.ifindex, ifname: dev.name, mode: dev.mode };
+}
+
+/** The one writer of a device's stats: counters, and drops by cause (the data plane's own JSON). */
+export function devStats(dev: OvpnDevice): DevStats {
+  return {
+    ...dev.counters,
+    'rx-dropped': dev.drops.rxDropped,
+    'tx-dropped': dev.drops.txDropped,
+    drops: dev.drops.toJSON(),
+  };
 }
 
 /** True if `ifindex` names some interface of this network namespace (ovpn or not). */

@@ -9,9 +9,8 @@ import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js
 import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
 import { DelReason } from '../../peer/del-reason.js';
 import { Peer } from '../../peer/peer.js';
-import { Stat } from '../../peer/stats.js';
 import { type Attrs, familyOf, get, required } from '../attrs.js';
-import { counter, type PeerInfo } from '../messages.js';
+import { type PeerInfo, peerCounters } from '../messages.js';
 
 /** The checks shared by peer-new and peer-set (the kernel's ovpn_nl_peer_precheck). */
 function precheck(dev: OvpnDevice, p: Attrs): void {
@@ -210,16 +209,7 @@ export function peerInfo(peer: Peer): PeerInfo {
     }
   }
   if (peer.sock !== undefined) info['local-port'] = peer.sock.transport.localPort;
-  const s = peer.stats;
-  info['vpn-rx-bytes'] = counter(s.get(Stat.VPN_RX_BYTES));
-  info['vpn-rx-packets'] = counter(s.get(Stat.VPN_RX_PACKETS));
-  info['vpn-tx-bytes'] = counter(s.get(Stat.VPN_TX_BYTES));
-  info['vpn-tx-packets'] = counter(s.get(Stat.VPN_TX_PACKETS));
-  info['link-rx-bytes'] = counter(s.get(Stat.LINK_RX_BYTES));
-  info['link-rx-packets'] = counter(s.get(Stat.LINK_RX_PACKETS));
-  info['link-tx-bytes'] = counter(s.get(Stat.LINK_TX_BYTES));
-  info['link-tx-packets'] = counter(s.get(Stat.LINK_TX_PACKETS));
-  return info as PeerInfo;
+  return { ...info, ...peerCounters(peer.stats.snapshot()) } as PeerInfo;
 }
 
 function formatU32(v: number): string {

@@ -6,13 +6,12 @@
  * Both the Linux 7.1 forms and the 6.16 forms (no tx_id / id_type / mark) are accepted where the
  * argument count and shapes tell them apart.
  */
+import { cutIfname } from '../../api/ifname.js';
+import { ERRNO } from '../../errors/ovpn-error.js';
 import { asInt, asU32, type CNumber, isDecimal, strtoll, strtoul } from './c-numbers.js';
-import { Errno } from './status.js';
 
 /** The kernel's maximum peer ID, which the tool also uses as "no peer ID given". */
 export const PEER_ID_UNDEF = 0xffffff;
-/** Longest interface name (IFNAMSIZ - 1); longer names are cut, as the tool copies them. */
-export const IFNAME_MAX = 15;
 
 export type CipherName = 'aes-gcm' | 'chacha20-poly1305' | 'none';
 export type SlotName = 'primary' | 'secondary';
@@ -111,7 +110,7 @@ class Invalid extends Error {
 }
 
 /** Missing arguments. */
-const tooFew = () => new Invalid(-Errno.EINVAL);
+const tooFew = () => new Invalid(-ERRNO.EINVAL);
 /** A value the tool refuses, with its message. */
 const bad = (message: string) => new Invalid(-1, message);
 
@@ -151,7 +150,8 @@ export function isYnlForm(args: readonly string[]): boolean {
 function parseCommand(name: CommandName, p: readonly string[], env: ParseEnv): Command {
   if (name === 'listen_mcast') return parseListenMcast(p);
   if (p.length < 1) throw tooFew();
-  const ifname = p[0].slice(0, IFNAME_MAX);
+  // longer names are cut (IFNAME_MAX bytes), as the tool copies them into IFNAMSIZ
+  const ifname = cutIfname(p[0]);
   let ifindex = 0;
   if (name !== 'new_iface') {
     ifindex = env.ifindex(ifname);

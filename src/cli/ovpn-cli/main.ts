@@ -9,13 +9,14 @@
  *
  * `--help` (which the tool lacks) prints the usage on stdout and returns 0.
  */
+import { ERRNO } from '../../errors/ovpn-error.js';
 import { strerror } from '../../sys/libc.js';
 import { type Command, parseArgs } from './args.js';
 import * as cmds from './commands.js';
 import { ifindexOf } from './interfaces.js';
 import { listenMcast } from './listen-mcast.js';
 import * as sock from './socket-commands.js';
-import { ArgFailure, CliFailure, Errno, type Output } from './status.js';
+import { ArgFailure, CliFailure, type Output } from './status.js';
 import { usageText } from './usage.js';
 
 export const PROG = 'ovpn-cli';
@@ -55,7 +56,7 @@ function run(c: Command, out: Output): Promise<void> {
 
 function invalidArguments(out: Output, status: number): number {
   out.err('Error: invalid arguments.\n\n');
-  if (status === -Errno.EINVAL) out.err(usageText(PROG));
+  if (status === -ERRNO.EINVAL) out.err(usageText(PROG));
   return status;
 }
 
@@ -84,7 +85,7 @@ export async function main(args: readonly string[], out: Output): Promise<number
     return 0;
   } catch (e) {
     if (e instanceof ArgFailure) return invalidArguments(out, e.status);
-    const status = e instanceof CliFailure ? e.status : -Errno.EIO;
+    const status = e instanceof CliFailure ? e.status : -ERRNO.EIO;
     if (!(e instanceof CliFailure)) out.err(`${PROG}: ${e instanceof Error ? e.message : String(e)}\n`);
     if (status !== 0) out.err(`Cannot execute command: ${strerror(-status)} (${status})\n`);
     return status;

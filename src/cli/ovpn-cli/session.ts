@@ -4,8 +4,9 @@
  * refusal print the daemon's message (the kernel's extack) and fail with -errno.
  */
 import { OvpndClient, OvpndError } from '../../client/ovpnd-client.js';
+import { ERRNO } from '../../errors/ovpn-error.js';
 import { strerror } from '../../sys/libc.js';
-import { CliFailure, Errno, type Output } from './status.js';
+import { CliFailure, type Output } from './status.js';
 
 /** Connects to this namespace's daemon; `start` launches one if none runs (new_iface only). */
 export async function openSession(out: Output, start = false): Promise<OvpndClient> {
@@ -13,14 +14,14 @@ export async function openSession(out: Output, start = false): Promise<OvpndClie
     return await OvpndClient.connect({ start });
   } catch (e) {
     out.err(`cannot connect to ovpnd: ${e instanceof Error ? e.message : String(e)}\n`);
-    throw new CliFailure(-Errno.ENOMEM, 'no ovpnd');
+    throw new CliFailure(-ERRNO.ENOMEM, 'no ovpnd');
   }
 }
 
 /** The C status for a failed request: -errno for a refusal, -EIO when the connection broke. */
 export function failureStatus(e: unknown): number {
-  if (e instanceof OvpndError) return -(e.errno > 0 ? e.errno : Errno.EIO);
-  return -Errno.EIO;
+  if (e instanceof OvpndError) return -(e.errno > 0 ? e.errno : ERRNO.EIO);
+  return -ERRNO.EIO;
 }
 
 /** Prints what went wrong with a request (the daemon's message, then the errno line). */

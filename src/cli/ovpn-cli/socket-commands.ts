@@ -6,6 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { OvpndClient } from '../../client/ovpnd-client.js';
 import { close } from '../../sys/libc.js';
 import { tcpAccept, tcpConnect, tcpListen } from '../../transport/tcp-socket.js';
@@ -24,7 +25,10 @@ import { ifindexOf } from './interfaces.js';
 import { keyNewMsg, readKeyFile } from './key-file.js';
 import { PeersFileError, parseTcpPeers, parseUdpPeers, txIdFor } from './peers-file.js';
 import { openSession, reportFailure, tryRequest } from './session.js';
-import { ArgFailure, CliFailure, Errno, type Output } from './status.js';
+import { ArgFailure, CliFailure, type Output } from './status.js';
+
+/** Not in ERRNO (errors/ovpn-error.ts) or sys/libc.ts: the system's own number, through Node. */
+const E2BIG = constants.errno.E2BIG;
 
 type Cmd<N extends Command['cmd']> = Extract<Command, { cmd: N }>;
 
@@ -182,7 +186,7 @@ export async function listen(c: Cmd<'listen'>, out: Output): Promise<void> {
   })();
   if (entries.length > MAX_TCP_PEERS) {
     out.err('max peers reached!\n');
-    throw new CliFailure(-Errno.E2BIG, 'too many peers');
+    throw new CliFailure(-E2BIG, 'too many peers');
   }
   const vpns: ResolvedAddress[] = [];
   for (const e of entries) {

@@ -56,14 +56,3 @@ export class ArgFailure extends CliFailure {
 export function exitCode(status: number): number {
   return ((status % 256) + 256) % 256;
 }
-
-/** Linux errno numbers ovpn-cli produces itself. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  E2BIG: 7,
-  ENOMEM: 12,
-  ENODEV: 19,
-  EINVAL: 22,
-} as const;

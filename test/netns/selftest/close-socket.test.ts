@@ -4,7 +4,7 @@
  * Steps and checks: scenario.ts (runCloseSocket).
  */
 import { describe, it } from 'node:test';
-import { canUseNetns } from '../../support/netns.js';
+import { canUseNetns } from '../../../src/lab/netns.js';
 import { runCloseSocket } from './scenario.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

@@ -6,7 +6,7 @@
  * Everything here is generated: the peers files from the address plan, the key from random bytes for
  * each run (so no key material is stored in the repository).
  */
-import { randomBytes } from 'node:crypto';
+import { vethAddr as planVethAddr, vpnAddr as planVpnAddr, randomKeyFile } from '../../../src/lab/star.js';
 
 /** Clients (P2P namespaces peer1..peer6); peer0 is the MP server. */
 export const NUM_PEERS = 6;
@@ -27,14 +27,17 @@ export function transportFamily(p: number): 4 | 6 {
   return p <= 3 ? 4 : 6;
 }
 
-/** The server's (end 1) or client's (end 2; 3 after a float) transport address on veth<p>. */
+/**
+ * The server's (end 1) or client's (end 2; 3 after a float) transport address on veth<p>: the lab's
+ * plan (src/lab/star.ts), in client p's transport family unless told.
+ */
 export function vethAddr(p: number, end: 1 | 2 | 3, family: 4 | 6 = transportFamily(p)): string {
-  return family === 4 ? `10.10.${p}.${end}` : `fd00:0:0:${p}::${end}`;
+  return planVethAddr(p, end, family);
 }
 
 /** Tunnel address of namespace peer<p> (the server is 5.5.5.1). */
 export function vpnAddr(p: number): string {
-  return `5.5.5.${p + 1}`;
+  return planVpnAddr(p);
 }
 
 export function idOffset(symmetric: boolean): number {
@@ -72,7 +75,7 @@ export function tcpPeersFile(): string {
  * 32-byte keys and an 8-byte nonce tail); 192 random bytes encode to exactly 256 characters.
  */
 export function keyFile(): string {
-  return `${randomBytes(192).toString('base64')}\n`;
+  return randomKeyFile();
 }
 
 /** A notification as `listen_mcast` prints it in JSON mode (YNL shape). */

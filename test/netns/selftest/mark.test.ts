@@ -4,7 +4,7 @@
  * Steps and checks: scenario.ts (runMark).
  */
 import { describe, it } from 'node:test';
-import { canUseNetns } from '../../support/netns.js';
+import { canUseNetns } from '../../../src/lab/netns.js';
 import { runMark } from './scenario.js';
 
 const skip = canUseNetns() ? false : 'needs root (network namespaces)';

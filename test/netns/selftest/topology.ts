@@ -3,10 +3,12 @@
  * and standard tools: namespaces ovst-peer0 (server, MP device tun0) and ovst-peer1..6 (clients, P2P
  * device tun<p>), veth<p> between the server and client p, command runners that capture output and
  * exit status, `listen_mcast` listeners, tcpdump captures, and a teardown that leaves nothing behind
- * (processes, namespaces, temporary files) even when a step failed.
+ * (processes, namespaces, temporary files) even when a step failed. Namespaces, veth pairs, the
+ * address plan, key material, ping and the teardown of namespaces and their processes are the shared
+ * lab builder's (src/lab/netns.ts, src/lab/star.ts), which the demo, tests and benchmarks use too.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -20,18 +22,16 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NetnsLab } from '../../support/netns.js';
-import { repoRoot } from '../../support/repo.js';
+import { NetnsLab, namespacePids, processRunning as running } from '../../../src/lab/netns.js';
 import {
-  keyFile,
-  LAN_IP,
-  type Ntf,
-  NUM_PEERS,
-  tcpPeersFile,
-  udpPeersFile,
-  vethAddr,
-  vpnAddr,
-} from './data.js';
+  linkClient,
+  type PingOptions,
+  type PingResult as PingVerdict,
+  pingArgs,
+  pingResult,
+} from '../../../src/lab/star.js';
+import { repoRoot } from '../../support/repo.js';
+import { keyFile, LAN_IP, type Ntf, NUM_PEERS, tcpPeersFile, udpPeersFile, vpnAddr } from './data.js';
 
 /** Namespace prefix: namespaces are ovst-peer0 .. ovst-peer6. */
 export const PREFIX = 'ovst';
@@ -59,20 +59,10 @@ export interface CmdResult {
   ms: number;
 }
 
-export interface PingResult {
-  ok: boolean;
-  sent: number;
-  received: number;
-  output: string;
-}
+export type { PingOptions };
 
-export interface PingOptions {
-  count?: number;
-  /** Payload size (-s). */
-  size?: number;
-  /** Deadline in seconds (-w). */
-  deadlineS: number;
-  flood?: boolean;
+export interface PingResult extends PingVerdict {
+  output: string;
 }
 
 /** A tcpdump waiting for one packet. */
@@ -222,16 +212,8 @@ export class Selftest {
    */
   async setupNs(p: number, mtu?: number): Promise<void> {
     if (p === 0) {
-      for (let c = 1; c <= NUM_PEERS; c++) {
-        this.lab.veth(
-          this.ns(0),
-          `veth${c}`,
-          [`${vethAddr(c, 1, 4)}/24`, `${vethAddr(c, 1, 6)}/64`],
-          this.ns(c),
-          `veth${c}`,
-          [`${vethAddr(c, 2, 4)}/24`, `${vethAddr(c, 2, 6)}/64`],
-        );
-      }
+      for (let c = 1; c <= NUM_PEERS; c++)
+        linkClient(this.lab, this.ns(0), `veth${c}`, this.ns(c), `veth${c}`, c);
     }
     await this.cliOk(p, ['new_iface', `tun${p}`, p === 0 ? 'MP' : 'P2P']);
     this.ip(p, ['addr', 'add', `${vpnAddr(p)}/24`, 'dev', `tun${p}`]);
@@ -252,17 +234,10 @@ export class Selftest {
 
   /** ping from namespace peer<p>; `ok` is ping's own verdict (exit 0: every reply before the deadline). */
   async ping(p: number, dst: string, o: PingOptions): Promise<PingResult> {
-    const args = ['-n', '-q'];
-    if (o.flood) args.push('-f');
-    if (o.count !== undefined) args.push('-c', String(o.count));
-    if (o.size !== undefined) args.push('-s', String(o.size));
-    args.push('-w', String(o.deadlineS), dst);
+    const args = pingArgs(dst, o);
     const r = await this.run(p, 'ping', args, (o.deadlineS + 10) * 1000);
-    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
     return {
-      ok: r.code === 0,
-      sent: Number(m?.[1] ?? 0),
-      received: Number(m?.[2] ?? 0),
+      ...pingResult(r),
       output: `ping ${args.join(' ')} (peer${p}, ${r.ms} ms) exit ${r.code}\n${r.stdout}${r.stderr}`,
     };
   }
@@ -388,10 +363,8 @@ export class Selftest {
    * same process title).
    */
   holderPids(p: number): number[] {
-    const out = execFileSync('ip', ['netns', 'pids', this.ns(p)], { encoding: 'utf8' });
     const pids: number[] = [];
-    for (const s of out.split(/\s+/).filter(Boolean)) {
-      const pid = Number(s);
+    for (const pid of namespacePids(this.ns(p))) {
       if (this.listenerPids.has(pid)) continue;
       let comm: string;
       let cmdline: string;
@@ -402,20 +375,6 @@ export class Selftest {
         continue; // gone
       }
       if (comm === 'ovpn-cli' || cmdline.includes('ovpn-cli')) pids.push(pid);
-    }
-    return pids;
-  }
-
-  /** Every process in the lab's namespaces. */
-  private namespacePids(): number[] {
-    const pids: number[] = [];
-    for (const ns of this.lab.leftovers()) {
-      try {
-        const out = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-        for (const s of out.split(/\s+/).filter(Boolean)) pids.push(Number(s));
-      } catch {
-        // namespace gone
-      }
     }
     return pids;
   }
@@ -475,16 +434,11 @@ export class Selftest {
       const pending = [...this.running].map((c) => new Promise<void>((r) => c.once('exit', () => r())));
       for (const c of this.running) c.kill('SIGKILL');
       await Promise.race([Promise.all(pending), sleep(3000)]);
-      const pids = this.namespacePids();
-      await this.lab.cleanup();
-      // SIGKILLed daemons and holders are reaped asynchronously: do not let the next scenario start
-      // while they still hold CPU or sockets
-      const deadline = Date.now() + 3000;
-      while (pids.some(running) && Date.now() < deadline) await sleep(50);
-      const stuck = pids.filter(running);
+      // every process in the namespaces (ovpnd, holders) is killed and waited for: the next scenario
+      // must not start while they still hold CPU or sockets
+      const { stuck, namespaces: left } = await this.lab.cleanup();
       if (stuck.length > 0)
         console.error(`selftest: processes still running after cleanup: ${stuck.join(' ')}`);
-      const left = this.lab.leftovers();
       if (left.length > 0) console.error(`selftest: namespaces left behind: ${left.join(' ')}`);
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
@@ -506,19 +460,6 @@ function readIfThere(path: string): string {
   } catch {
     return '';
   }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-/** The process exists and is not a zombie. */
-function running(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && !isZombie(pid);
 }
 
 function alive(pid: number): boolean {

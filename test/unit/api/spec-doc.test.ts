@@ -51,3 +51,76 @@ describe('ovpnd serves exactly the schema', () => {
     }
   });
 });
+
+describe('ovpn-agent serves exactly the schema', () => {
+  it('the agent handles the daemon operations and the stdio helpers, nothing else', async () => {
+    const { StdioAgent } = await import('../../../src/mgmt/stdio-agent.js');
+    const { AGENT_OPS, DAEMON_OPS } = await import('../../../src/api/spec.js');
+    const agent = new StdioAgent(() => {});
+    try {
+      const expected = [
+        ...Object.keys(OPS),
+        ...DAEMON_OPS.map((o) => o.name),
+        ...AGENT_OPS.map((o) => o.name),
+      ];
+      assert.deepEqual(agent.opNames, expected.sort());
+    } finally {
+      agent.close();
+    }
+  });
+
+  it("answers with ovpnd's messages: errors, a dump per object then done, one line each", async () => {
+    const { StdioAgent } = await import('../../../src/mgmt/stdio-agent.js');
+    const out: unknown[] = [];
+    const agent = new StdioAgent((b) => out.push(JSON.parse(b.toString('utf8'))));
+    try {
+      await agent.message('not json');
+      await agent.message('[1]');
+      await agent.message('{"op":"no-such-op","seq":1}');
+      await agent.message('{"op":"dev-list","seq":"x"}');
+      await agent.message('{"op":"subscribe","msg":{"group":"other"},"seq":2}');
+      await agent.message('{"op":"peer-get","msg":{"ifindex":1},"dump":true,"seq":3}');
+      await agent.oversized();
+      assert.deepEqual(out, [
+        { error: { code: 'EINVAL', errno: 22, msg: 'the message is not JSON' } },
+        { error: { code: 'EINVAL', errno: 22, msg: 'a request must be a JSON object' } },
+        { seq: 1, error: { code: 'EOPNOTSUPP', errno: 95, msg: 'unknown op "no-such-op"' } },
+        { reply: [] },
+        {
+          seq: 2,
+          error: { code: 'ENOENT', errno: 2, msg: 'no multicast group "other"', 'bad-attr': 'group' },
+        },
+        {
+          seq: 3,
+          error: {
+            code: 'EINVAL',
+            errno: 22,
+            msg: 'the interface is not an ovpn device',
+            'bad-attr': 'ifindex',
+          },
+        },
+        { error: { code: 'EMSGSIZE', errno: 90, msg: 'message too large; dropped' } },
+      ]);
+    } finally {
+      agent.close();
+    }
+  });
+});
+
+describe('one reply shape for both servers', () => {
+  it('a dump is one message per object, then done; other replies and errors are one message', async () => {
+    const { replyMessages } = await import('../../../src/mgmt/dispatch.js');
+    const dump = { op: 'peer-get', dump: true, seq: 3 };
+    assert.deepEqual(replyMessages(dump, { seq: 3, reply: [{ id: 1 }, { id: 2 }] }), [
+      { seq: 3, dump: { id: 1 } },
+      { seq: 3, dump: { id: 2 } },
+      { seq: 3, done: true },
+    ]);
+    assert.deepEqual(replyMessages(dump, { seq: 3, reply: [] }), [{ seq: 3, done: true }]);
+    const error = { code: 'ENOENT', errno: 2, msg: 'x' };
+    assert.deepEqual(replyMessages(dump, { seq: 3, error }), [{ seq: 3, error }]);
+    assert.deepEqual(replyMessages({ op: 'dev-list', seq: 4 }, { seq: 4, reply: [] }), [
+      { seq: 4, reply: [] },
+    ]);
+  });
+});
