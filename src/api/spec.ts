@@ -10,7 +10,7 @@
 
 import { CIPHER_ALG_NAMES } from '../crypto/cipher-alg.js';
 import { DEL_REASON_NAMES } from '../peer/del-reason.js';
-import { IFNAME_MAX } from './ifname.js';
+import { IFNAME_MAX } from '../sys/ifname.js';
 
 export type AttrType =
   | { kind: 'u32'; min?: number; max?: number }

@@ -22,6 +22,7 @@ import type { PacketBatch } from '../batch/packet-batch.js';
 import { type Errno, einval, type OvpnError } from '../errors/ovpn-error.js';
 import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
 import { sysError } from '../sys/errno.js';
+import { IFNAMSIZ, ifnameProblem } from '../sys/ifname.js';
 import {
   AF_INET,
   close,
@@ -53,7 +54,6 @@ export const TUN_DEFAULT_MTU = 1416;
 export const TUN_MIN_MTU = 68;
 export const TUN_MAX_MTU = 65451;
 
-const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
 const TUNSETIFF = 0x400454ca; // _IOW('T', 202, int)
 const TUNSETOFFLOAD = 0x400454d0; // _IOW('T', 208, unsigned int)
@@ -122,10 +122,8 @@ const TUN_ERRNO: Readonly<Record<string, Errno>> = {
 };
 
 function validateName(name: string): void {
-  const bytes = Buffer.byteLength(name, 'utf8');
-  if (bytes === 0 || bytes >= IFNAMSIZ) throw einval(`interface name must be 1..15 bytes long`, 'ifname');
-  if (name === '.' || name === '..' || /[/:\s\0]/.test(name))
-    throw einval(`invalid interface name '${name}'`, 'ifname');
+  const problem = ifnameProblem(name);
+  if (problem !== undefined) throw einval(`${problem}: '${name}'`, 'ifname');
 }
 
 function ifreq(name: string): Buffer {

@@ -23,12 +23,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type Attrs, parseAttrs } from '../../src/api/attrs.js';
-import { ifnameProblem } from '../../src/api/ifname.js';
 import { OvpnApi } from '../../src/api/ovpn-api.js';
 import { ATTR_SETS, type AttrSpec, OPS } from '../../src/api/spec.js';
 import { ERRNO, type Errno, OvpnError } from '../../src/errors/ovpn-error.js';
 import { dispatch, type Reply, type Request } from '../../src/mgmt/dispatch.js';
 import { toJson } from '../../src/mgmt/protocol.js';
+import { ifnameProblem } from '../../src/sys/ifname.js';
 import { close } from '../../src/sys/libc.js';
 import { ensure, eq, fuzz, fuzzAsync, iterations, type Rng, show, summary } from '../support/fuzz-rng.js';
 import {

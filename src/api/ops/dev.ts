@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { OvpnDevice, type OvpnDeviceOptions } from '../../device/ovpn-device.js';
 import { describe, einval, OvpnError } from '../../errors/ovpn-error.js';
+import { ifnameProblem } from '../../sys/ifname.js';
 import { ifNameToIndex } from '../../sys/libc.js';
 import { type Attrs, get, required } from '../attrs.js';
-import { ifnameProblem } from '../ifname.js';
 import type { DevInfo, DevStats } from '../messages.js';
 import { MODES } from '../spec.js';
 

@@ -6,14 +6,18 @@
  * Both the Linux 7.1 forms and the 6.16 forms (no tx_id / id_type / mark) are accepted where the
  * argument count and shapes tell them apart.
  */
-import { cutIfname } from '../../api/ifname.js';
+
 import { ERRNO } from '../../errors/ovpn-error.js';
+import { cutIfname } from '../../sys/ifname.js';
 import { asInt, asU32, type CNumber, isDecimal, strtoll, strtoul } from './c-numbers.js';
 
 /** The kernel's maximum peer ID, which the tool also uses as "no peer ID given". */
 export const PEER_ID_UNDEF = 0xffffff;
 
 export type CipherName = 'aes-gcm' | 'chacha20-poly1305' | 'none';
+/** Offloads new_iface can turn off (ours; the C tool has none): `no-<name>` after the mode. */
+export const OFFLOAD_NAMES = ['tun-offload', 'udp-gso', 'udp-gro'] as const;
+export type OffloadName = (typeof OFFLOAD_NAMES)[number];
 export type SlotName = 'primary' | 'secondary';
 
 interface WithIface {
@@ -23,7 +27,7 @@ interface WithIface {
 }
 
 export type Command =
-  | ({ cmd: 'new_iface'; mode?: 'p2p' | 'mp' } & WithIface)
+  | ({ cmd: 'new_iface'; mode?: 'p2p' | 'mp'; offloadsOff: OffloadName[] } & WithIface)
   | ({ cmd: 'del_iface' } & WithIface)
   | ({ cmd: 'listen'; lport: number; asymm: boolean; peersFile: string; ipv6: boolean } & WithIface)
   | ({
@@ -160,10 +164,17 @@ function parseCommand(name: CommandName, p: readonly string[], env: ParseEnv): C
   const iface = { ifname, ifindex };
   switch (name) {
     case 'new_iface': {
-      if (p.length < 2) return { cmd: name, ...iface };
-      if (p[1] === 'P2P') return { cmd: name, ...iface, mode: 'p2p' };
-      if (p[1] === 'MP') return { cmd: name, ...iface, mode: 'mp' };
-      throw bad(`Cannot parse iface mode: ${p[1]}`);
+      if (p.length < 2) return { cmd: name, ...iface, offloadsOff: [] };
+      const mode = p[1] === 'P2P' ? 'p2p' : p[1] === 'MP' ? 'mp' : undefined;
+      if (mode === undefined) throw bad(`Cannot parse iface mode: ${p[1]}`);
+      const offloadsOff: OffloadName[] = [];
+      for (const arg of p.slice(2)) {
+        const off = OFFLOAD_NAMES.find((o) => arg === `no-${o}`);
+        if (off === undefined)
+          throw bad(`Cannot parse offload switch: ${arg} (no-${OFFLOAD_NAMES.join(', no-')})`);
+        offloadsOff.push(off);
+      }
+      return { cmd: name, ...iface, mode, offloadsOff };
     }
     case 'del_iface':
       return { cmd: name, ...iface };

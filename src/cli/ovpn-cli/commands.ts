@@ -23,10 +23,10 @@ export async function newIface(c: Cmd<'new_iface'>, out: Output): Promise<void> 
   out.out(`Creating interface ${c.ifname} with mode ${c.mode === 'mp' ? 1 : 0}\n`);
   const s = await openSession(out, true);
   try {
-    await request(
-      out,
-      s.devNew(c.mode === undefined ? { ifname: c.ifname } : { ifname: c.ifname, mode: c.mode }),
-    );
+    const msg: Record<string, unknown> = { ifname: c.ifname };
+    if (c.mode !== undefined) msg.mode = c.mode;
+    for (const off of c.offloadsOff) msg[off] = 0;
+    await request(out, s.devNew(msg));
   } finally {
     s.close();
   }

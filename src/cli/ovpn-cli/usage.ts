@@ -7,11 +7,12 @@ export function usageText(prog: string): string {
 Drives the ovpn-ts daemon (ovpnd) of this network namespace, like the kernel selftest tool
 ovpn-cli drives the ovpn netlink family. Commands:
 
-* new_iface <iface> [mode]: make an ovpn interface (starts ovpnd when none runs)
+* new_iface <iface> [mode [no-tun-offload] [no-udp-gso] [no-udp-gro]]: make an ovpn interface (starts ovpnd when none runs)
 	iface: name of the interface
 	mode:
 		- P2P: one peer (client side, the default)
 		- MP: many peers (server side)
+	no-tun-offload, no-udp-gso, no-udp-gro: turn an offload off (all on by default)
 * del_iface <iface>: delete an ovpn interface
 	iface: name of the interface
 * listen <iface> <lport> <id_type> <peers_file> [ipv6]: accept TCP peers

@@ -55,12 +55,34 @@ describe('ovpn-cli arguments', () => {
   });
 
   it('new_iface: mode optional, P2P/MP only, name cut to 15 characters, no lookup', () => {
-    assert.deepEqual(ok('new_iface tun9'), { cmd: 'new_iface', ifname: 'tun9', ifindex: 0 });
-    assert.deepEqual(ok('new_iface tun9 MP'), { cmd: 'new_iface', ifname: 'tun9', ifindex: 0, mode: 'mp' });
-    assert.deepEqual(ok('new_iface tun9 P2P'), { cmd: 'new_iface', ifname: 'tun9', ifindex: 0, mode: 'p2p' });
+    const base = { cmd: 'new_iface', ifname: 'tun9', ifindex: 0, offloadsOff: [] };
+    assert.deepEqual(ok('new_iface tun9'), base);
+    assert.deepEqual(ok('new_iface tun9 MP'), { ...base, mode: 'mp' });
+    assert.deepEqual(ok('new_iface tun9 P2P'), { ...base, mode: 'p2p' });
     assert.deepEqual(invalid('new_iface tun9 mp'), { status: -1, message: 'Cannot parse iface mode: mp' });
     const c = ok('new_iface abcdefghijklmnopqrstu');
     assert.equal(c.cmd === 'new_iface' && c.ifname, 'abcdefghijklmno');
+  });
+
+  it('new_iface: offload switches after the mode, each named; anything else is refused', () => {
+    assert.deepEqual(ok('new_iface tun9 MP no-udp-gso no-tun-offload'), {
+      cmd: 'new_iface',
+      ifname: 'tun9',
+      ifindex: 0,
+      mode: 'mp',
+      offloadsOff: ['udp-gso', 'tun-offload'],
+    });
+    assert.deepEqual(ok('new_iface tun9 P2P no-udp-gro'), {
+      cmd: 'new_iface',
+      ifname: 'tun9',
+      ifindex: 0,
+      mode: 'p2p',
+      offloadsOff: ['udp-gro'],
+    });
+    assert.deepEqual(invalid('new_iface tun9 MP gso'), {
+      status: -1,
+      message: 'Cannot parse offload switch: gso (no-tun-offload, no-udp-gso, no-udp-gro)',
+    });
   });
 
   it('new_peer: 7.1 form with tx_id or none, and the 6.16 form', () => {

@@ -1,8 +1,8 @@
 /**
- * The one rule for interface names in the management API, the kernel's `dev_valid_name()`: 1 to 15
- * bytes (IFNAMSIZ - 1, in UTF-8), not "." or "..", and no '/', ':', NUL or whitespace. The schema's
- * length limit (spec.ts, `ifname`) and dev-new's check both come from here, and ovpn-cli cuts names at
- * the same length.
+ * The one rule for interface names, the kernel's `dev_valid_name()`: 1 to 15 bytes (IFNAMSIZ - 1, in
+ * UTF-8), not "." or "..", and no '/', ':', NUL or whitespace. The TUN's own check, the schema's length
+ * limit (api/spec.ts, `ifname`) and dev-new's check all come from here, and ovpn-cli cuts names at the
+ * same length.
  */
 
 /** The kernel's IFNAMSIZ: the name and its terminating NUL. */
