@@ -16,6 +16,7 @@ import type { PacketBatch } from '../batch/packet-batch.js';
 import { OvpnError } from '../errors/ovpn-error.js';
 import { Endpoint } from '../net/endpoint.js';
 import { allocPinned, type PinnedBuffer, putPtr } from '../sys/address.js';
+import { sysError } from '../sys/errno.js';
 import {
   close as closeFd,
   EAGAIN,
@@ -91,8 +92,7 @@ export class TcpTransport implements StreamTransport {
     const remote = Endpoint.fromSockaddr(name, 0);
     if (remote === undefined) throw new OvpnError('ENOTSOCK', 'not an IP socket', 'socket');
     const port = boundPort(fd);
-    if (!setNonBlocking(fd))
-      throw new OvpnError('EIO', `cannot make the socket non-blocking: ${strerror(errno())}`);
+    if (!setNonBlocking(fd)) throw sysError('cannot make the socket non-blocking', errno(), 'socket');
     return new TcpTransport(fd, remote, port);
   }
 
