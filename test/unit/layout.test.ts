@@ -72,6 +72,10 @@ const ALLOWED: Record<string, string[]> = {
   // the client library knows the protocol, the API's types and the syscalls; nothing of the data plane
   client: ['api/messages', 'mgmt/protocol', 'sys'],
   lab: ['client'],
+  // the OpenVPN config language: text in, typed options out (reading files is the caller's)
+  config: ['errors', 'net'],
+  // the OpenVPN control plane's protocol core: no socket, no clock, no file (anchors §5); node:crypto only
+  control: ['errors', 'wire', 'net', 'config'],
   cli: ['*'],
   demo: ['*'],
   '.': ['*'],
