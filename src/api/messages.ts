@@ -24,6 +24,9 @@ export interface PeerInfo {
   'local-ipv4'?: string;
   'local-ipv6'?: string;
   'local-port'?: number;
+  /** Ours: only when set (not 0 / not none), so that kernel-shaped replies stay as they were. */
+  'mss-clamp'?: number;
+  'comp-framing'?: string;
   'vpn-rx-bytes': Counter;
   'vpn-rx-packets': Counter;
   'vpn-tx-bytes': Counter;

@@ -11,6 +11,7 @@
 import { CIPHER_ALG_NAMES } from '../crypto/cipher-alg.js';
 import { DEL_REASON_NAMES } from '../peer/del-reason.js';
 import { IFNAME_MAX } from '../sys/ifname.js';
+import { COMP_FRAMING_NAMES } from '../wire/comp-framing.js';
 
 export type AttrType =
   | { kind: 'u32'; min?: number; max?: number }
@@ -35,6 +36,7 @@ export const CIPHER_ALGS = CIPHER_ALG_NAMES;
 export const DEL_REASONS = DEL_REASON_NAMES;
 export const KEY_SLOTS = ['primary', 'secondary'] as const;
 export const MODES = ['p2p', 'mp'] as const;
+export const COMP_FRAMINGS = COMP_FRAMING_NAMES;
 
 const PEER_ID = { kind: 'u32', max: 0xffffff } as const;
 
@@ -69,6 +71,9 @@ export const ATTR_SETS: Record<string, readonly AttrSpec[]> = {
     { name: 'link-rx-packets', value: 22, type: { kind: 'uint' } },
     { name: 'link-tx-packets', value: 23, type: { kind: 'uint' } },
     { name: 'tx-id', value: 24, type: PEER_ID },
+    // ours, beyond the kernel's family (values far from its own so that they never meet)
+    { name: 'mss-clamp', value: 64, type: { kind: 'u32', max: 0xffff } },
+    { name: 'comp-framing', value: 65, type: { kind: 'enum', values: COMP_FRAMINGS } },
   ],
   keyconf: [
     { name: 'peer-id', value: 1, type: PEER_ID },
@@ -110,6 +115,8 @@ const PEER_NEW_INPUT = [
   'keepalive-interval',
   'keepalive-timeout',
   'tx-id',
+  'mss-clamp',
+  'comp-framing',
 ];
 
 /** One operation: its top-level attributes and, per nest, the attributes it accepts. */

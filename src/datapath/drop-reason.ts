@@ -26,6 +26,8 @@ export const DropReason = {
   RX_DEVICE: 15,
   /** A control packet arrived and nobody consumes control packets. */
   RX_CONTROL_UNCLAIMED: 16,
+  /** The compression framing says compressed (never done here) or is malformed. */
+  RX_COMPRESSED: 18,
   // TX
   /** Not an IPv4/IPv6 packet. */
   TX_NOT_IP: 9,
@@ -64,6 +66,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'rx-device',
   'rx-control-unclaimed',
   'tx-no-endpoint',
+  'rx-compressed',
 ];
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

@@ -8,7 +8,8 @@
  *
  *   recvFromUdp     readiness: one batch at a time, each inside the upcall queue's enter/leave
  *   recvUdpBatch    per datagram: length -> opcode class -> peerForPacket (id, or source for 0xFFFFFF)
- *   openAndDeliver  per packet: openPacket -> checkEndpoint -> keepalive -> inner IP -> checkBySrc;
+ *   openAndDeliver  per packet: openPacket -> checkEndpoint -> unframe -> keepalive -> inner IP -> MSS
+ *                   clamp -> checkBySrc;
  *                   then one TUN write, and VPN RX counted for what the TUN took
  */
 import type { PacketBatch } from '../batch/packet-batch.js';
@@ -17,10 +18,12 @@ import { checkBySrc } from '../peer/peer-route.js';
 import { Stat } from '../peer/stats.js';
 import type { UdpPeerSocket } from '../transport/peer-socket.js';
 import type { DatagramTransport } from '../transport/transport.js';
+import { CompFraming, unframeComp, unframedShrink } from '../wire/comp-framing.js';
 import { DATA_V2_OVERHEAD, readPeerId } from '../wire/data-v2.js';
 import { ipVersion } from '../wire/inner-ip.js';
 import { isKeepalive } from '../wire/keepalive.js';
 import { classify, keyIdOf, OPCODE_WORD_SIZE, PacketClass, PEER_ID_UNDEF } from '../wire/opcode.js';
+import { clampMss } from '../wire/tcp-mss.js';
 import { aeadOpen } from './crypto.js';
 import type { DataPath } from './datapath.js';
 import { DropReason } from './drop-reason.js';
@@ -127,8 +130,18 @@ export function openAndDeliver(
       continue;
     }
     if (udp !== undefined) checkEndpoint(dp, udp, peer, i);
-    const inner = off + DATA_V2_OVERHEAD;
-    const innerLen = len - DATA_V2_OVERHEAD;
+    let inner = off + DATA_V2_OVERHEAD;
+    let innerLen = len - DATA_V2_OVERHEAD;
+    const f = peer.compFraming;
+    if (f !== CompFraming.NONE) {
+      const skip = unframeComp(buf, inner, innerLen, f);
+      if (skip < 0) {
+        drops.add(DropReason.RX_COMPRESSED);
+        continue;
+      }
+      innerLen -= unframedShrink(f, innerLen, skip);
+      inner += skip;
+    }
     if (isKeepalive(buf, inner, innerLen)) {
       dp.counters.keepaliveIn++;
       continue;
@@ -138,6 +151,7 @@ export function openAndDeliver(
       drops.add(DropReason.RX_NOT_IP);
       continue;
     }
+    if (peer.mssClamp !== 0) clampMss(buf, inner, innerLen, ver, peer.mssClamp);
     if (!checkBySrc(dp, peer, buf, inner, ver)) {
       drops.add(DropReason.RX_RPF);
       continue;

@@ -5,7 +5,8 @@
  * (a key killed by packet-id exhaustion) are posted and reach the device after the batch.
  *
  *   xmitFromTun   readiness: one batch at a time, each inside the upcall queue's enter/leave
- *   xmitBatch     per packet: inner version -> peerByDst -> endpoint check -> VPN TX -> sealPacket
+ *   xmitBatch     per packet: inner version -> peerByDst -> endpoint check -> MSS clamp -> VPN TX ->
+ *                 compression framing -> sealPacket
  *   sendSealed    per socket: sendBatch (UDP) or sendFrames (TCP) -> finishSent (link TX or drop)
  *   xmitKeepalive the keepalive timer's send, on its own batch and scratch
  */
@@ -13,9 +14,11 @@ import type { PacketBatch } from '../batch/packet-batch.js';
 import type { Peer } from '../peer/peer.js';
 import { peerByDst } from '../peer/peer-route.js';
 import { Stat } from '../peer/stats.js';
+import { CompFraming, frameComp, framedGrowth } from '../wire/comp-framing.js';
 import { DATA_V2_OVERHEAD } from '../wire/data-v2.js';
 import { ipVersion } from '../wire/inner-ip.js';
 import { KEEPALIVE_MESSAGE, KEEPALIVE_SIZE } from '../wire/keepalive.js';
+import { clampMss } from '../wire/tcp-mss.js';
 import { aeadSeal } from './crypto.js';
 import type { DataPath } from './datapath.js';
 import { DropReason } from './drop-reason.js';
@@ -64,15 +67,20 @@ export function xmitBatch(dp: DataPath, batch: PacketBatch, n: number): void {
       drops.add(DropReason.TX_NO_ENDPOINT);
       continue;
     }
+    if (peer.mssClamp !== 0) clampMss(buf, off, len, ver, peer.mssClamp);
     peer.stats.addPacket(Stat.VPN_TX_BYTES, len);
-    const hdr = off - DATA_V2_OVERHEAD;
-    const r = sealPacket(peer, buf, addr, hdr, len, dp);
+    // framing needs at most 2 bytes of headroom and 1 of tailroom: a TUN packet is at most the MTU
+    // (<= 65451), far below the slot's room, so both are always there
+    const start = peer.compFraming === CompFraming.NONE ? off : frameComp(buf, off, len, peer.compFraming);
+    const plen = len + framedGrowth(peer.compFraming, off, start, len);
+    const hdr = start - DATA_V2_OVERHEAD;
+    const r = sealPacket(peer, buf, addr, hdr, plen, dp);
     if (r !== DropReason.NONE) {
       drops.add(r);
       continue;
     }
     batch.offs[i] = hdr;
-    batch.lens[i] = len + DATA_V2_OVERHEAD;
+    batch.lens[i] = plen + DATA_V2_OVERHEAD;
     tx.set(k++, i, peer);
   }
   if (k > 0) sendSealed(dp, batch, tx, k);
@@ -117,13 +125,17 @@ export function xmitKeepalive(dp: DataPath, peer: Peer): void {
       return;
     }
     KEEPALIVE_MESSAGE.copy(buf, off);
-    const r = sealPacket(peer, buf, b.mem.addr, off - DATA_V2_OVERHEAD, KEEPALIVE_SIZE, dp);
+    // the ping is framed like any plaintext
+    const f = peer.compFraming;
+    const start = f === CompFraming.NONE ? off : frameComp(buf, off, KEEPALIVE_SIZE, f);
+    const plen = KEEPALIVE_SIZE + framedGrowth(f, off, start, KEEPALIVE_SIZE);
+    const r = sealPacket(peer, buf, b.mem.addr, start - DATA_V2_OVERHEAD, plen, dp);
     if (r !== DropReason.NONE) {
       dp.drops.add(r);
       return;
     }
-    b.offs[0] = off - DATA_V2_OVERHEAD;
-    b.lens[0] = KEEPALIVE_SIZE + DATA_V2_OVERHEAD;
+    b.offs[0] = start - DATA_V2_OVERHEAD;
+    b.lens[0] = plen + DATA_V2_OVERHEAD;
     dp.ka.set(0, 0, peer);
     dp.counters.keepaliveOut += sendSealed(dp, b, dp.ka, 1);
   } finally {

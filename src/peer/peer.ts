@@ -6,6 +6,7 @@ import { einval } from '../errors/ovpn-error.js';
 import { KeyState } from '../keys/key-state.js';
 import type { Endpoint, LocalAddress } from '../net/endpoint.js';
 import type { PeerSocket } from '../transport/peer-socket.js';
+import { CompFraming } from '../wire/comp-framing.js';
 import { PEER_ID_MAX } from '../wire/opcode.js';
 import type { DelReason } from './del-reason.js';
 import { PeerStats } from './stats.js';
@@ -27,6 +28,14 @@ export class Peer {
   /** UDP: where packets go, and the local address to send from (undefined = routing chooses). */
   remote: Endpoint | undefined;
   local: LocalAddress | undefined;
+
+  /**
+   * Ours, beyond the kernel: the largest TCP MSS for SYNs through this peer in either direction
+   * (OpenVPN's mssfix, IPv4 value; IPv6 gets 20 less), 0 = off; and the compression framing of every
+   * plaintext (wire/comp-framing.ts), for peers configured with `comp-lzo no` or `compress`.
+   */
+  mssClamp = 0;
+  compFraming: CompFraming = CompFraming.NONE;
 
   /** Keepalive settings in seconds; 0/0 = off (spec §3.7). */
   keepaliveIntervalSec = 0;

@@ -9,8 +9,10 @@ import { Endpoint, type LocalAddress, localAddress } from '../../net/endpoint.js
 import { formatIPv4, formatIPv6, isZero } from '../../net/ip-address.js';
 import { DelReason } from '../../peer/del-reason.js';
 import { Peer } from '../../peer/peer.js';
+import { CompFraming } from '../../wire/comp-framing.js';
 import { type Attrs, familyOf, get, required } from '../attrs.js';
 import { type PeerInfo, peerCounters } from '../messages.js';
+import { COMP_FRAMINGS } from '../spec.js';
 
 /** The checks shared by peer-new and peer-set (the kernel's ovpn_nl_peer_precheck). */
 function precheck(dev: OvpnDevice, p: Attrs): void {
@@ -102,6 +104,10 @@ function modify(dev: OvpnDevice, peer: Peer, p: Attrs): void {
   const { v4, v6 } = vpnAddrs(p);
   if (v4 !== undefined) peer.vpnIpv4 = v4;
   if (v6 !== undefined) peer.vpnIpv6 = v6 ?? undefined;
+  const mss = get.u32(p, 'mss-clamp');
+  if (mss !== undefined) peer.mssClamp = mss;
+  const framing = get.u32(p, 'comp-framing');
+  if (framing !== undefined) peer.compFraming = framing as CompFraming;
   const interval = get.u32(p, 'keepalive-interval');
   const timeout = get.u32(p, 'keepalive-timeout');
   if (interval !== undefined && timeout !== undefined)
@@ -209,6 +215,8 @@ export function peerInfo(peer: Peer): PeerInfo {
     }
   }
   if (peer.sock !== undefined) info['local-port'] = peer.sock.transport.localPort;
+  if (peer.mssClamp !== 0) info['mss-clamp'] = peer.mssClamp;
+  if (peer.compFraming !== CompFraming.NONE) info['comp-framing'] = COMP_FRAMINGS[peer.compFraming];
   return { ...info, ...peerCounters(peer.stats.snapshot()) } as PeerInfo;
 }
 
