@@ -167,6 +167,19 @@ const DEFAULT_DATA_CIPHERS = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']
 const NON_AEAD =
   /^(NONE|BF-CBC|DES-|DES-EDE|DESX|RC2-|CAST5-|SEED-|CAMELLIA-|ARIA-|SM4-|AES-(128|192|256)-(CBC|CFB|CFB1|CFB8|OFB|CTR))/;
 
+/**
+ * Allowed in <connection> but, at top level, global options that reach blocks without their own at
+ * the end (options_postprocess_mutate_ce; connect-retry-max is never per-connection).
+ */
+const GLOBAL_AFTER_BLOCKS = new Set([
+  'tls-auth',
+  'tls-crypt',
+  'tls-crypt-v2',
+  'key-direction',
+  'connect-retry-max',
+  'remote',
+]);
+
 interface CeState {
   remote: Remote | undefined;
   remoteAt: { file: string; line: number } | undefined;
@@ -526,6 +539,17 @@ export function buildClientOptions(
 
   for (const d of directives) {
     const a = d.args;
+    if (sawConnection && d.spec.connection && !GLOBAL_AFTER_BLOCKS.has(d.name)) {
+      // verify_permission: blocks copied the per-connection settings where they stood
+      notes.push({
+        level: 'warn',
+        minVerb: 1,
+        file: d.file,
+        line: d.line,
+        directive: d.name,
+        message: 'ignored by previous <connection> blocks (they only see what comes before them)',
+      });
+    }
     if (applyCe(d, ce, false)) continue;
     switch (d.name) {
       case 'connection': {

@@ -164,7 +164,7 @@ export function tokenizeLine(line: string, pos: SourcePos): TokenizedLine {
   }
   if (state === State.Quoted) throw new ConfigError(pos, 'no closing quotation (")');
   if (state === State.SingleQuoted) throw new ConfigError(pos, "no closing single quotation (')");
-  if (state !== State.Initial || backslash) {
+  if (state !== State.Initial) {
     // Only reachable when a backslash ends the text: the parser is left inside a parameter.
     throw new ConfigError(pos, 'a backslash ends the line (nothing for it to escape)');
   }
