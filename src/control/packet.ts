@@ -195,8 +195,9 @@ function checkSessionId(sid: Buffer | undefined, attr: string): Buffer {
  * Writes `p` at `out[off]` and returns the number of bytes written. Throws `OvpnError` EINVAL if `p` is
  * not a packet a 2.6 peer would accept (unknown opcode, key-id, hard reset off key-id 0, more than ACK_MAX
  * acks, acks without a remote session id, message id missing or present against the opcode, payload on
- * P_ACK_V1), or ERANGE if `out` is too small. `P_CONTROL_*` should carry at most CONTROL_SEND_ACK_MAX acks;
- * that is the caller's policy (2.6 sends more only in P_ACK_V1).
+ * P_ACK_V1), or ERANGE if `out` is too small. A P_ACK_V1 without acks is legal, if useless (2.6 ignores
+ * it). `P_CONTROL_*` should carry at most CONTROL_SEND_ACK_MAX acks; that is the caller's policy (2.6
+ * sends more only in P_ACK_V1).
  */
 export function encodeControlInto(p: ControlPacket, out: Buffer, off = 0): number {
   if (!isControlOpcode(p.opcode)) throw einval(`not a control opcode: ${p.opcode}`, 'opcode');
@@ -211,7 +212,6 @@ export function encodeControlInto(p: ControlPacket, out: Buffer, off = 0): numbe
   const isAck = p.opcode === OP_ACK_V1;
   if (isAck) {
     if (p.messageId !== undefined) throw einval('P_ACK_V1 has no message packet-id', 'message-id');
-    if (n === 0) throw einval('P_ACK_V1 needs at least one ack', 'acks');
     if (p.payload.length > 0) throw einval('P_ACK_V1 has no payload', 'payload');
   } else if (!isU32(p.messageId)) {
     throw einval('a message packet-id (u32) is required', 'message-id');
