@@ -104,6 +104,11 @@ interface LinkEvents {
  * RSS rise of ~20 MiB that looks like a leak and buys nothing (bench/daemon.ts measured it).
  */
 export const OVPND_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2'];
+/**
+ * Node flags of an ovpn-agent: a full GC before the `mem` op measures (otherwise the garbage Buffers of
+ * the events it wrote count as memory in use).
+ */
+export const AGENT_NODE_FLAGS = ['--expose-gc'];
 const F_GETFD = 1;
 
 interface Pending {
@@ -455,7 +460,7 @@ class StdioLink implements Link {
 
   constructor(opts: AgentOptions, events: LinkEvents, stderr: (text: string) => void) {
     const extra = opts.nodeArgs ?? (process.env.OVPN_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const args = [...extra, AGENT];
+    const args = [...AGENT_NODE_FLAGS, ...extra, AGENT];
     this.child =
       opts.netns === undefined
         ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })

@@ -62,9 +62,18 @@ export const API_HANDLERS: Record<string, Handler> = {
   'key-get': (api, msg) => api.keyGet(msg),
   'key-swap': (api, msg) => api.keySwap(msg),
   'key-del': (api, msg) => api.keyDel(msg),
-  /** This process's memory use (after a full GC when node runs with --expose-gc). */
-  mem: () => {
-    (globalThis as { gc?: () => void }).gc?.();
+  /**
+   * This process's memory use, after a full GC when node runs with --expose-gc. V8 frees the memory of
+   * dead Buffers on a background thread after the GC, so the GC runs again once the event loop has
+   * turned (pinned slabs and pooled Buffers would otherwise still count as in use).
+   */
+  mem: async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+      gc();
+    }
     const m = process.memoryUsage();
     return {
       rss: m.rss,
