@@ -78,6 +78,8 @@ const ALLOWED: Record<string, string[]> = {
   config: ['errors', 'net'],
   // the OpenVPN control plane's protocol core: no socket, no clock, no file (anchors §5); node:crypto only
   control: ['errors', 'wire', 'net', 'config'],
+  // the OpenVPN program: client and server shells around the control core, driving the data plane
+  openvpn: ['*'],
   cli: ['*'],
   demo: ['*'],
   '.': ['*'],
