@@ -31,8 +31,11 @@ export const TUNED_OPTIONS: readonly string[] = ['--fast-io', '--sndbuf', '41943
 export interface OpenvpnBaselineOptions {
   /** iperf3 duration of each direction. */
   seconds: number;
-  /** Tunnel MTU (`--tun-mtu`), default 1416 like ovpn. */
-  mtu?: number;
+  /**
+   * Tunnel MTU (`--tun-mtu`), default 1416 like ovpn; 'openvpn-default' gives no `--tun-mtu` at all,
+   * so OpenVPN runs with its own defaults (tun MTU 1500 and its default mssfix).
+   */
+  mtu?: number | 'openvpn-default';
   /** Data channel cipher (`--data-ciphers`), default AES-256-GCM. */
   cipher?: string;
   /** Adds `--fast-io --sndbuf 4194304 --rcvbuf 4194304` on both ends. */
@@ -115,8 +118,7 @@ export async function runOpenvpnBaseline(opts: OpenvpnBaselineOptions): Promise<
       cipher,
       '--allow-compression',
       'no',
-      '--tun-mtu',
-      String(mtu),
+      ...(mtu === 'openvpn-default' ? [] : ['--tun-mtu', String(mtu)]),
       '--verb',
       '3',
       ...(opts.tuned ? TUNED_OPTIONS : []),

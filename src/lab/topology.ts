@@ -30,6 +30,8 @@ export interface TopologyOptions {
   keyLen?: number;
   /** Tunnel MTU; default: the device default (1416). */
   mtu?: number;
+  /** MSS clamp of every peer on both sides (`mss-clamp`; OpenVPN's mssfix); default none. */
+  mssClamp?: number;
   symmetricIds?: boolean;
   /** UDP port everywhere (selftests use 1). */
   port?: number;
@@ -173,6 +175,7 @@ export class Topology {
       ).fd;
       c.serverFd = (await accepted).fd;
     }
+    const mss = this.opts.mssClamp === undefined ? {} : { 'mss-clamp': this.opts.mssClamp };
     const remote = (addr: string) =>
       udp ? { [c.transport === 4 ? 'remote-ipv4' : 'remote-ipv6']: addr, 'remote-port': this.port } : {};
     await s.agent.request('peer-new', {
@@ -183,11 +186,18 @@ export class Topology {
         socket: c.serverFd,
         ...remote(c.addr),
         ...(this.opts.serverMode === 'p2p' ? {} : { 'vpn-ipv4': c.vpn4, 'vpn-ipv6': c.vpn6 }),
+        ...mss,
       },
     });
     await c.agent.request('peer-new', {
       ifindex: c.ifindex,
-      peer: { id: c.clientPeerId, 'tx-id': c.serverPeerId, socket: c.sockFd, ...remote(c.serverAddr) },
+      peer: {
+        id: c.clientPeerId,
+        'tx-id': c.serverPeerId,
+        socket: c.sockFd,
+        ...remote(c.serverAddr),
+        ...mss,
+      },
     });
     await this.installKeys(c, 0, 'primary');
   }
