@@ -39,11 +39,10 @@
  */
 
 import { einval } from '../errors/ovpn-error.js';
+import { ACK_MAX, CONTROL_SEND_ACK_MAX } from './packet.js';
 
-/** Ids one ack list holds, on the wire and in memory (RELIABLE_ACK_SIZE). */
-export const RELIABLE_ACK_SIZE = 8;
-/** Acks piggy-backed on a P_CONTROL_* packet (CONTROL_SEND_ACK_MAX, ssl.h). */
-export const CONTROL_SEND_ACK_MAX = 4;
+/** Ids one ack list holds, on the wire and in memory (RELIABLE_ACK_SIZE): the codec's limit. */
+export const RELIABLE_ACK_SIZE = ACK_MAX;
 /** Unacknowledged messages in flight per key state (TLS_RELIABLE_N_SEND_BUFFERS, ssl_pkt.h). */
 export const TLS_RELIABLE_N_SEND_BUFFERS = 6;
 /** Receive window: ids accepted from next-expected on (TLS_RELIABLE_N_REC_BUFFERS, ssl_pkt.h). */
