@@ -323,3 +323,15 @@ export function range(from: number, to: number): number[] {
   for (let i = from; i <= to; i++) out.push(i);
   return out;
 }
+
+/** A test body run in a fresh lab that is closed afterwards, whatever happens. */
+export function withLab(fn: (lab: FakeLab) => void): () => void {
+  return () => {
+    const lab = new FakeLab();
+    try {
+      fn(lab);
+    } finally {
+      lab.close();
+    }
+  };
+}

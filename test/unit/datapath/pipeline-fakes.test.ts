@@ -11,7 +11,6 @@ import { Stat } from '../../../src/peer/stats.js';
 import {
   addrsOf,
   controlPacket,
-  FakeLab,
   framed,
   ip4,
   mpStar,
@@ -19,18 +18,8 @@ import {
   peerOf,
   range,
   seqOf,
+  withLab,
 } from '../../support/fakes/lab.js';
-
-function withLab(fn: (lab: FakeLab) => void): () => void {
-  return () => {
-    const lab = new FakeLab();
-    try {
-      fn(lab);
-    } finally {
-      lab.close();
-    }
-  };
-}
 
 for (const proto of ['udp', 'tcp'] as const) {
   describe(`P2P over ${proto} on fakes`, () => {

@@ -13,7 +13,6 @@ import { KEEPALIVE_SIZE } from '../../../src/wire/keepalive.js';
 import {
   controlPacket,
   type End,
-  FakeLab,
   framed,
   installKeys,
   ip4,
@@ -22,18 +21,8 @@ import {
   peerOf,
   range,
   seqOf,
+  withLab,
 } from '../../support/fakes/lab.js';
-
-function withLab(fn: (lab: FakeLab) => void): () => void {
-  return () => {
-    const lab = new FakeLab();
-    try {
-      fn(lab);
-    } finally {
-      lab.close();
-    }
-  };
-}
 
 function delReasons(e: End, id = e.peerId): string[] {
   return e.host.ntfsOf('peer-del-ntf', id).map((n) => (n as PeerDelNtf).msg.peer['del-reason']);
