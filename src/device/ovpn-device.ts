@@ -11,8 +11,7 @@
  */
 import { type Clock, monotonicClock } from '../clock/clock.js';
 import { DataPath, type DeviceCounters } from '../datapath/datapath.js';
-import type { DropCounters } from '../datapath/drop-reason.js';
-import { DropReason } from '../datapath/drop-reason.js';
+import { type DropCounters, DropReason } from '../datapath/drop-reason.js';
 import { recvFromUdp } from '../datapath/recv.js';
 import { streamHandlers } from '../datapath/recv-tcp.js';
 import type { ControlPacket, Upcall } from '../datapath/upcalls.js';
