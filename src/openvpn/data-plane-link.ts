@@ -1,0 +1,153 @@
+/**
+ * The client's side of the data plane: one P2P ovpn device, the UDP socket to the server, and the one
+ * peer behind it, all through the in-process OvpnApi (the way OpenVPN 2.7 drives DCO, dco.c).
+ *
+ * The socket is handed to the data plane at once, before the handshake, with a placeholder peer: from
+ * then on every packet that is not data reaches us through `api.onControl` and our control packets
+ * leave through `api.controlSend`, so the control session runs the same way before and after the
+ * keys are installed. When the PUSH_REPLY names the peer-id, a second peer-new replaces the
+ * placeholder (a P2P device keeps one peer; the socket stays attached because the new peer takes its
+ * reference before the old one lets go).
+ *
+ * Peer ids: OpenVPN's server writes the client's peer-id into the P_DATA_V2 packets it sends, and the
+ * client writes the pushed peer-id into its own (2.7 dco.c dco_p2p_add_new_peer passes
+ * multi->peer_id as the one id of the peer): so `id` = `tx-id` = the pushed peer-id.
+ */
+
+import type { PeerInfo } from '../api/messages.js';
+import type { OvpnApi } from '../api/ovpn-api.js';
+import type { DataChannelKeys } from '../control/key-expansion.js';
+import { Endpoint } from '../net/endpoint.js';
+import { createUdpSocket } from '../transport/udp-socket.js';
+
+/** The id of the peer before the push; replaced by the pushed one. */
+const PLACEHOLDER_PEER_ID = 0xfffffe;
+
+export interface DataPlaneLinkOptions {
+  ifname: string;
+  /** The server's address (IPv4 or IPv6 text) and port. */
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export class DataPlaneLink {
+  readonly ifindex: number;
+  readonly ifname: string;
+  private readonly fd: number;
+  private readonly remote: Endpoint;
+  private peerId = PLACEHOLDER_PEER_ID;
+  private readonly unsubscribe: (() => void)[] = [];
+  private closed = false;
+
+  /** Creates the device, the socket and the placeholder peer. */
+  constructor(
+    private readonly api: OvpnApi,
+    opts: DataPlaneLinkOptions,
+    onPacket: (packet: Buffer) => void,
+    onPeerGone: (reason: string) => void,
+  ) {
+    this.remote = Endpoint.parse(opts.remoteAddress, opts.remotePort);
+    const v6 = opts.remoteAddress.includes(':');
+    const dev = api.devNew({ ifname: opts.ifname, mode: 'p2p' });
+    this.ifindex = dev.ifindex;
+    this.ifname = dev.ifname;
+    try {
+      this.fd = createUdpSocket({ family: v6 ? 6 : 4, port: 0 });
+    } catch (e) {
+      api.devDel({ ifindex: this.ifindex });
+      throw e;
+    }
+    this.unsubscribe.push(
+      api.onControl((m) => {
+        if (m.ifindex !== this.ifindex) return;
+        // only the server's address (OpenVPN refuses control packets from elsewhere in client mode)
+        if (m['remote-port'] !== this.remote.port) return;
+        onPacket(m.packet);
+      }),
+      api.subscribe((n) => {
+        if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex && n.msg.peer.id === this.peerId) {
+          onPeerGone(n.msg.peer['del-reason']);
+        }
+      }),
+    );
+    try {
+      this.addPeer(PLACEHOLDER_PEER_ID, undefined);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Sends one control packet to the server through the handed-over socket. */
+  send(packet: Buffer): boolean {
+    if (this.closed) return false;
+    return this.api.controlSend(this.ifindex, this.fd, this.remote, packet);
+  }
+
+  /** The peer with the pushed id, and keepalive from the pushed ping / ping-restart. */
+  setPeer(peerId: number, keepalive: { interval: number; timeout: number } | undefined): void {
+    const old = this.peerId;
+    this.peerId = peerId; // before peer-new: the placeholder's removal is not "our peer is gone"
+    try {
+      this.addPeer(peerId, keepalive);
+    } catch (e) {
+      this.peerId = old;
+      throw e;
+    }
+  }
+
+  /** key-new in the primary slot, key-id `keyId`, directions as dataChannelKeys split them. */
+  installKey(keyId: number, keys: DataChannelKeys): void {
+    this.api.keyNew({
+      ifindex: this.ifindex,
+      keyconf: {
+        'peer-id': this.peerId,
+        slot: 'primary',
+        'key-id': keyId,
+        'cipher-alg': keys.cipher === 'CHACHA20-POLY1305' ? 'chacha20-poly1305' : 'aes-gcm',
+        'encrypt-dir': {
+          'cipher-key': keys.encrypt.key.toString('hex'),
+          'nonce-tail': keys.encrypt.nonceTail.toString('hex'),
+        },
+        'decrypt-dir': {
+          'cipher-key': keys.decrypt.key.toString('hex'),
+          'nonce-tail': keys.decrypt.nonceTail.toString('hex'),
+        },
+      },
+    });
+  }
+
+  /** peer-get of our peer. */
+  peerInfo(): PeerInfo {
+    return this.api.peerGet({ ifindex: this.ifindex, peer: { id: this.peerId } });
+  }
+
+  /** Removes the device (and so the peer and its keys) and closes the socket. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    try {
+      this.api.devDel({ ifindex: this.ifindex });
+    } finally {
+      this.api.closeSocket(this.fd);
+    }
+  }
+
+  private addPeer(id: number, keepalive: { interval: number; timeout: number } | undefined): void {
+    const isV6 = this.remote.family === 6;
+    this.api.peerNew({
+      ifindex: this.ifindex,
+      peer: {
+        id,
+        'tx-id': id,
+        socket: this.fd,
+        [isV6 ? 'remote-ipv6' : 'remote-ipv4']: this.remote.address,
+        'remote-port': this.remote.port,
+        ...(keepalive === undefined
+          ? {}
+          : { 'keepalive-interval': keepalive.interval, 'keepalive-timeout': keepalive.timeout }),
+      },
+    });
+  }
+}
