@@ -24,10 +24,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
     emit({ event: 'log', msg });
   };
-  const { options, notes } = await loadClientConfig(args, {
-    readFile: (p) => readFile(p),
-    cwd: process.cwd(),
-  });
+  let loaded: Awaited<ReturnType<typeof loadClientConfig>>;
+  try {
+    loaded = await loadClientConfig(args, { readFile: (p) => readFile(p), cwd: process.cwd() });
+  } catch (e) {
+    log(`ERROR: ${(e as Error).message}`);
+    emit({ event: 'error', message: (e as Error).message });
+    return 1;
+  }
+  const { options, notes } = loaded;
   for (const n of notes) if (n.minVerb <= options.verb) log(`config: ${n.message}`);
   const api = new OvpnApi();
   const client = new OpenvpnClient(api, options, { readFile: (p) => readFile(p), log });
