@@ -170,7 +170,7 @@ describe('the npm package, installed from its tarball', { timeout: 600_000 }, ()
     const help = run('npx', ['--no', '--', 'ovpn-cli', '--help'], app);
     assert.equal(help.status, 0, help.text);
     assert.match(help.stdout, /^Usage: ovpn-cli <command> <iface> \[arguments\.\.\]\n/, help.text);
-    assert.match(help.stdout, /^\* new_iface <iface> \[mode\]:/m, help.text);
+    assert.match(help.stdout, /^\* new_iface <iface> \[mode \[no-tun-offload\]/m, help.text);
     assert.match(help.stdout, /^\* listen_mcast \[--json\]/m, help.text);
 
     const bare = run('npx', ['--no', '--', 'ovpn-cli'], app);
