@@ -56,8 +56,9 @@ export async function runThroughputBench(seconds: number, reps: number): Promise
           if (k === 'ovpn-ts') res = await runOvpnTsTunnel(seconds, m.ovpnTs);
           else {
             const o = await runOpenvpnBaseline({ seconds, tuned: k === 'openvpn tuned', mtu: m.openvpnMtu });
-            // what OpenVPN clamps to, from its log (first round only)
-            if (r === 1) notes = `  [${o.logNotes.filter((l) => /mss/i.test(l)).join('; ')}]`;
+            // what OpenVPN says about its MTU and mssfix, from its log (first round only)
+            const mss = o.logNotes.filter((l) => /mss|mtu/i.test(l));
+            if (r === 1 && mss.length > 0) notes = `  [${mss.join('; ')}]`;
             res = o;
           }
           if (!samples.has(name)) samples.set(name, []);
