@@ -1,68 +1,193 @@
 /**
- * `ovpn-ts --config client.ovpn [openvpn options...] [--json]`: the client program. Options are
- * OpenVPN's (config/load.ts). With `--json`, progress goes to stdout as one JSON object per line
- * (`{"event":"up",...}`), and lines on stdin are commands: `stats` prints the peer (peer-get),
- * `quit` tears down and exits. SIGINT/SIGTERM tear down too.
+ * `ovpn-ts --config client.ovpn [--directive args...]`: the client program (bin/ovpn-ts). Options are
+ * OpenVPN's (config/load.ts), the later one winning; the program's own are `--help`, `--version` and
+ * `--json` (args.ts). Logs at OpenVPN's verb levels (log.ts) to stdout, or `--log`/`--log-append`;
+ * `--daemon` detaches and `--writepid` writes the pid file (daemonize.ts). Signals drive the
+ * lifecycle (lifecycle.ts): SIGTERM/SIGINT tear down and exit 0, SIGUSR1 reconnects, SIGHUP re-reads
+ * the config and reconnects.
+ *
+ * With `--json`, progress also goes to stdout as one JSON object per line (`{"event":"up",...}`,
+ * `{"event":"log",...}`, `{"event":"error",...}`) and the log to stderr; lines on stdin are commands:
+ * `stats` prints the peer (peer-get), `quit` is SIGTERM, `restart` SIGUSR1, `reload` SIGHUP.
  */
 import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OvpnApi } from '../api/ovpn-api.js';
+import type { ClientOptions, FileRef } from '../config/client-options.js';
 import { loadClientConfig } from '../config/load.js';
-import { OpenvpnClient } from './client.js';
+import { DAEMON_CHILD_ENV, parseProgramArgs, programVersion, usageText, versionText } from './args.js';
+import { type ClientUp, OpenvpnClient } from './client.js';
+import { removePidFile, startDaemonChild, writePidFile } from './daemonize.js';
+import { Lifecycle, type LifecycleSignal } from './lifecycle.js';
+import {
+  clientMessageLevel,
+  fileSink,
+  LOG_DETAIL,
+  LOG_FATAL,
+  LOG_INFO,
+  Logger,
+  type LogSink,
+  streamSink,
+} from './log.js';
 
 function jsonLine(o: Record<string, unknown>): string {
   return `${JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`;
 }
 
+function refPath(ref: FileRef & { kind: 'path' }): string {
+  return isAbsolute(ref.path) ? ref.path : join(ref.dir, ref.path);
+}
+
+const SIGNALS: LifecycleSignal[] = ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'];
+
 async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
+  const req = parseProgramArgs(argv);
+  if (req.kind === 'help') {
+    process.stdout.write(usageText());
+    return 0;
+  }
+  if (req.kind === 'version') {
+    process.stdout.write(versionText());
+    return 0;
+  }
+  if (req.kind === 'usage') {
+    process.stderr.write(usageText());
+    return 1;
+  }
+  const { json, configArgv } = req;
   const emit = (o: Record<string, unknown>) => {
     if (json) process.stdout.write(jsonLine(o));
   };
-  const log = (msg: string) => {
-    process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
-    emit({ event: 'log', msg });
-  };
-  let loaded: Awaited<ReturnType<typeof loadClientConfig>>;
+  const readFileFn = (p: string) => readFile(p);
+  const load = () => loadClientConfig(configArgv, { readFile: readFileFn, cwd: process.cwd() });
+
+  // Config errors go to stderr before any --log applies, as OpenVPN's "Options error:" lines do.
+  let loaded: Awaited<ReturnType<typeof load>>;
   try {
-    loaded = await loadClientConfig(args, { readFile: (p) => readFile(p), cwd: process.cwd() });
+    loaded = await load();
   } catch (e) {
-    log(`ERROR: ${(e as Error).message}`);
-    emit({ event: 'error', message: (e as Error).message });
+    const message = (e as Error).message;
+    process.stderr.write(`Options error: ${message}\nUse --help for more information.\n`);
+    emit({ event: 'error', message });
     return 1;
   }
-  const { options, notes } = loaded;
-  for (const n of notes) if (n.minVerb <= options.verb) log(`config: ${n.message}`);
-  const api = new OvpnApi();
-  const client = new OpenvpnClient(api, options, { readFile: (p) => readFile(p), log });
-  let done: (code: number) => void = () => {};
-  const finished = new Promise<number>((r) => {
-    done = r;
+  const first = loaded.options;
+
+  const daemonChild = process.env[DAEMON_CHILD_ENV] === '1';
+  if (first.daemon !== undefined && !daemonChild) {
+    if (json) {
+      process.stderr.write('Options error: --daemon cannot be combined with --json\n');
+      return 1;
+    }
+    try {
+      await startDaemonChild({
+        script: process.argv[1],
+        argv,
+        log: first.log === undefined ? undefined : { path: refPath(first.log.ref), append: first.log.append },
+      });
+    } catch (e) {
+      process.stderr.write(`ERROR: --daemon: cannot start the background process: ${(e as Error).message}\n`);
+      return 1;
+    }
+    return 0;
+  }
+
+  let sink: LogSink;
+  let closeLog = () => {};
+  if (daemonChild) {
+    sink = streamSink(process.stderr); // the --log file (or /dev/null) the parent opened
+  } else if (first.log !== undefined) {
+    try {
+      const f = fileSink(refPath(first.log.ref), first.log.append);
+      sink = f.sink;
+      closeLog = f.close;
+    } catch (e) {
+      process.stderr.write(`Options error: --log: ${(e as Error).message}\n`);
+      return 1;
+    }
+  } else {
+    sink = streamSink(json ? process.stderr : process.stdout);
+  }
+  const logger = new Logger({
+    verb: first.verb,
+    sink,
+    onMessage: (level, msg) => emit({ event: 'log', level, msg }),
   });
-  const stop = (code: number) => {
-    client.close();
-    api.close();
-    done(code);
+  const logNotes = (notes: typeof loaded.notes, verb: number) => {
+    for (const n of notes) {
+      if (n.minVerb <= verb)
+        logger.log(
+          n.level === 'warn' ? LOG_INFO : LOG_DETAIL,
+          `config: ${n.file}:${n.line}: ${n.directive}: ${n.message}`,
+        );
+    }
   };
-  process.once('SIGINT', () => stop(0));
-  process.once('SIGTERM', () => stop(0));
+  logger.log(LOG_INFO, `ovpn-ts ${programVersion()} [Node ${process.version}] [pid ${process.pid}]`);
+  logNotes(loaded.notes, first.verb);
+
+  const pidFile = first.writepid === undefined ? undefined : refPath(first.writepid);
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile);
+    } catch (e) {
+      logger.log(LOG_FATAL, `ERROR: --writepid: cannot write ${pidFile}: ${(e as Error).message}`);
+      closeLog();
+      return 1;
+    }
+  }
+
+  const api = new OvpnApi();
+  const lifecycle = new Lifecycle<ClientOptions, OpenvpnClient, ClientUp>(
+    {
+      load: async () => {
+        const l = await load();
+        logNotes(l.notes, l.options.verb);
+        return l.options;
+      },
+      create: (o) =>
+        new OpenvpnClient(api, o, { readFile: readFileFn, log: (m) => logger.log(clientMessageLevel(m), m) }),
+      log: (level, msg) => logger.log(level, msg),
+      configured: (o) => logger.setVerb(o.verb),
+      up: (up) => emit({ event: 'up', ...up }),
+      failed: (e, c) => emit({ event: 'error', message: e.message, drops: c.drops() }),
+      beforeExit: async (c, o) => {
+        if ((o.connections[0]?.explicitExitNotify ?? 0) <= 0) return;
+        // OpenvpnClient does not send the exit notification yet; use it once it has `exitNotify()`.
+        const notify: unknown = (c as { exitNotify?: unknown }).exitNotify;
+        if (typeof notify === 'function') await (notify as () => Promise<void>).call(c);
+        else
+          logger.log(
+            LOG_INFO,
+            'WARNING: explicit-exit-notify is not sent yet by ovpn-ts: the server sees the exit at its keepalive timeout',
+          );
+      },
+    },
+    first,
+  );
+  const handlers = SIGNALS.map((sig) => {
+    const h = () => lifecycle.signal(sig);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
   if (json) {
     createInterface({ input: process.stdin }).on('line', (line) => {
       const cmd = line.trim();
-      if (cmd === 'stats') emit({ event: 'stats', peer: client.peerInfo(), drops: client.drops() });
-      else if (cmd === 'quit') stop(0);
+      const c = lifecycle.current;
+      if (cmd === 'stats') emit({ event: 'stats', peer: c?.peerInfo(), drops: c?.drops() ?? {} });
+      else if (cmd === 'quit') lifecycle.signal('SIGTERM');
+      else if (cmd === 'restart') lifecycle.signal('SIGUSR1');
+      else if (cmd === 'reload') lifecycle.signal('SIGHUP');
     });
   }
-  try {
-    const up = await client.connect();
-    emit({ event: 'up', ...up });
-  } catch (e) {
-    log(`ERROR: ${(e as Error).message}`);
-    emit({ event: 'error', message: (e as Error).message, drops: client.drops() });
-    stop(1);
-  }
-  return finished;
+  lifecycle.start();
+  const code = await lifecycle.done;
+  for (const [sig, h] of handlers) process.off(sig, h);
+  api.close();
+  if (pidFile !== undefined) removePidFile(pidFile);
+  emit({ event: 'exit', code });
+  closeLog();
+  return code;
 }
 
 process.exitCode = await main(process.argv.slice(2));

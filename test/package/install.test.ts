@@ -34,7 +34,7 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   bin?: Record<string, string>;
   devDependencies: Record<string, string>;
 };
-/** The commands the package must install: one per launcher in bin/ (today ovpn-agent, ovpn-cli, ovpnd). */
+/** The commands the package must install: one per launcher in bin/ (today ovpn-agent, ovpn-cli, ovpn-ts, ovpnd). */
 const COMMANDS = readdirSync(join(ROOT, 'bin')).sort();
 /** This node first on PATH, so that npm, npx and the launchers' `node` are the one running the test. */
 const ENV = {
@@ -130,6 +130,8 @@ describe('the npm package, installed from its tarball', { timeout: 600_000 }, ()
       'dist/src/cli/ovpnd.js',
       'dist/src/cli/ovpn-cli.js',
       'dist/src/cli/ovpn-agent.js',
+      'dist/src/openvpn/main.js',
+      'docs/client.md',
       ...COMMANDS.map((c) => `bin/${c}`),
     ])
       assert.ok(files.includes(f), `${f} is not in the tarball`);
@@ -147,7 +149,7 @@ describe('the npm package, installed from its tarball', { timeout: 600_000 }, ()
   });
 
   it('declares a command for each launcher in bin/', () => {
-    assert.deepEqual(COMMANDS, ['ovpn-agent', 'ovpn-cli', 'ovpnd']);
+    assert.deepEqual(COMMANDS, ['ovpn-agent', 'ovpn-cli', 'ovpn-ts', 'ovpnd']);
     assert.deepEqual(
       PKG.bin,
       Object.fromEntries(COMMANDS.map((c) => [c, `bin/${c}`])),
@@ -179,7 +181,7 @@ describe('the npm package, installed from its tarball', { timeout: 600_000 }, ()
     assert.match(bare.stderr, /^Usage: ovpn-cli <command> <iface>/m, bare.text);
   });
 
-  it('npx ovpnd --help and npx ovpn-agent --help print their usage', () => {
+  it('npx ovpnd --help, npx ovpn-agent --help and npx ovpn-ts --help/--version print their usage and version', () => {
     const ovpnd = run('npx', ['--no', '--', 'ovpnd', '--help'], app);
     assert.equal(ovpnd.status, 0, ovpnd.text);
     assert.match(ovpnd.stdout, /^usage: ovpnd \[--socket NAME\] \[--quiet\]\n/, ovpnd.text);
@@ -190,6 +192,13 @@ describe('the npm package, installed from its tarball', { timeout: 600_000 }, ()
     const agent = run('npx', ['--no', '--', 'ovpn-agent', '--help'], app);
     assert.equal(agent.status, 0, agent.text);
     assert.match(agent.stdout, /^usage: ovpn-agent\n/, agent.text);
+
+    const client = run('npx', ['--no', '--', 'ovpn-ts', '--help'], app);
+    assert.equal(client.status, 0, client.text);
+    assert.match(client.stdout, /^Usage: ovpn-ts --config client\.ovpn/, client.text);
+    const version = run('npx', ['--no', '--', 'ovpn-ts', '--version'], app);
+    assert.equal(version.status, 0, version.text);
+    assert.match(version.stdout, new RegExp(`^ovpn-ts ${PKG.version.replace(/\./g, '\\.')} `), version.text);
   });
 
   it('the installed ovpnd serves, with the node flags of OVPND_NODE_FLAGS', async () => {

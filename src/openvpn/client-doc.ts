@@ -1,0 +1,172 @@
+/**
+ * The directive tables of docs/client.md, rendered from the config table (config/directives.ts) and
+ * from what the client does with each honoured directive today (CLIENT_USE below). A unit test
+ * compares the page with this rendering; `node scripts/gen-client-doc.mjs` (after a build) rewrites
+ * the part of the page between the markers.
+ */
+import { DIRECTIVES } from '../config/directives.js';
+
+export const BEGIN_MARK =
+  '<!-- directive tables: generated from src/config/directives.ts and src/openvpn/client-doc.ts -->';
+export const END_MARK = '<!-- end of generated directive tables -->';
+
+/**
+ * For each directive the config language honours (reads into ClientOptions): whether the client
+ * acts on it (`used`, with a precision when only partly) or only parses it (`parsed`, saying what
+ * is missing). Kept honest against src/openvpn/client.ts and main.ts; a test fails when a honoured
+ * directive has no entry here.
+ */
+export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string }> = {
+  config: { use: 'used' },
+  connection: { use: 'used', note: 'only the first connection entry is tried' },
+  'ignore-unknown-option': { use: 'used' },
+  setenv: { use: 'parsed', note: '`setenv opt` works; the variables themselves feed nothing yet' },
+  'setenv-safe': { use: 'parsed', note: 'feeds nothing yet' },
+  cd: { use: 'used' },
+  client: { use: 'used' },
+  pull: { use: 'used' },
+  'tls-client': { use: 'used' },
+  mode: { use: 'used', note: '`p2p` only' },
+  dev: { use: 'used', note: 'the device is created with this name as written (`dev tun` makes `tun`)' },
+  'dev-type': { use: 'used', note: '`tun` only' },
+  topology: { use: 'parsed', note: 'the pushed topology is used (net30 when none is pushed)' },
+  'tun-mtu': { use: 'used' },
+  mssfix: { use: 'parsed', note: 'no MSS clamping yet' },
+  proto: { use: 'used', note: 'UDP only: a TCP remote fails at connect' },
+  remote: { use: 'used', note: 'the first remote only; no failover to the next' },
+  port: { use: 'used' },
+  rport: { use: 'used' },
+  float: { use: 'parsed' },
+  'remote-random': { use: 'parsed', note: 'the first remote is always used' },
+  'resolv-retry': { use: 'parsed', note: 'the name is resolved once per connection' },
+  'connect-retry': { use: 'parsed', note: 'no reconnection yet: a failed connection ends the process' },
+  'connect-retry-max': { use: 'parsed', note: 'no reconnection yet' },
+  'connect-timeout': { use: 'parsed', note: 'the handshake is bounded by hand-window only' },
+  'server-poll-timeout': { use: 'parsed' },
+  'explicit-exit-notify': { use: 'parsed', note: 'not sent yet; a warning is logged at exit' },
+  ping: { use: 'parsed', note: 'the pushed ping/ping-restart drive the keepalive' },
+  'ping-restart': { use: 'parsed', note: 'the pushed value is used; no restart on timeout yet' },
+  'ping-exit': { use: 'parsed' },
+  'ping-timer-rem': { use: 'parsed' },
+  keepalive: { use: 'parsed', note: 'the pushed ping/ping-restart are used' },
+  ca: { use: 'used', note: 'required' },
+  capath: { use: 'parsed', note: 'a `ca` is required' },
+  cert: { use: 'used' },
+  key: { use: 'used', note: 'unencrypted keys only' },
+  'extra-certs': { use: 'parsed' },
+  pkcs12: { use: 'parsed' },
+  askpass: { use: 'parsed' },
+  'tls-auth': { use: 'used' },
+  'tls-crypt': { use: 'used' },
+  'tls-crypt-v2': { use: 'parsed', note: 'the connection fails: not supported by the client yet' },
+  'key-direction': { use: 'used' },
+  'remote-cert-tls': { use: 'used', note: '`server`: the serverAuth EKU is required' },
+  'remote-cert-eku': { use: 'parsed', note: 'not checked yet' },
+  'remote-cert-ku': { use: 'parsed', note: 'not checked yet' },
+  'ns-cert-type': { use: 'parsed', note: 'not checked yet' },
+  'verify-x509-name': { use: 'parsed', note: 'not checked yet' },
+  'peer-fingerprint': { use: 'parsed', note: 'not checked yet (a `ca` is required)' },
+  'crl-verify': { use: 'parsed', note: 'not checked yet' },
+  'tls-version-min': { use: 'used' },
+  'tls-version-max': { use: 'parsed' },
+  'tls-cipher': { use: 'parsed' },
+  'tls-ciphersuites': { use: 'parsed' },
+  'tls-groups': { use: 'parsed' },
+  'tls-cert-profile': { use: 'parsed' },
+  'tls-timeout': { use: 'used' },
+  'tls-exit': { use: 'parsed' },
+  'hand-window': { use: 'used' },
+  'tran-window': { use: 'parsed', note: 'no renegotiation yet' },
+  'reneg-sec': { use: 'parsed', note: 'no renegotiation yet' },
+  'reneg-bytes': { use: 'parsed', note: 'no renegotiation yet' },
+  'reneg-pkts': { use: 'parsed', note: 'no renegotiation yet' },
+  cipher: { use: 'used', note: 'as in 2.6: not negotiated, only noted' },
+  'data-ciphers': { use: 'used' },
+  'ncp-ciphers': { use: 'used' },
+  'data-ciphers-fallback': { use: 'parsed', note: 'servers without cipher negotiation are not supported' },
+  auth: { use: 'used', note: 'the tls-auth digest' },
+  'comp-lzo': { use: 'parsed', note: 'the compression framing byte is not applied yet' },
+  compress: { use: 'parsed', note: 'the compression framing byte is not applied yet' },
+  'allow-compression': { use: 'parsed' },
+  'auth-user-pass': { use: 'parsed', note: 'username/password are not sent yet' },
+  'auth-retry': { use: 'parsed' },
+  'auth-nocache': { use: 'parsed' },
+  'push-peer-info': { use: 'parsed', note: 'the basic peer info is always sent' },
+  'route-nopull': { use: 'parsed', note: 'pushed options are always applied' },
+  'pull-filter': { use: 'parsed', note: 'not applied yet' },
+  'allow-pull-fqdn': { use: 'parsed' },
+  route: { use: 'parsed', note: 'routes from the profile are not added yet (pushed IPv4 routes are)' },
+  'route-ipv6': { use: 'parsed', note: 'not added yet, from the profile or pushed' },
+  'route-gateway': { use: 'parsed', note: 'the pushed one is used' },
+  'route-metric': { use: 'parsed' },
+  'redirect-gateway': { use: 'parsed', note: 'not applied yet, from the profile or pushed' },
+  'redirect-private': { use: 'parsed', note: 'not applied yet' },
+  'dhcp-option': { use: 'parsed', note: 'DNS settings are not applied yet' },
+  dns: { use: 'parsed', note: 'DNS settings are not applied yet' },
+  'block-ipv6': { use: 'parsed' },
+  ifconfig: { use: 'parsed', note: 'the pushed ifconfig is used' },
+  'ifconfig-ipv6': { use: 'parsed', note: 'the pushed ifconfig-ipv6 is used' },
+  'route-noexec': { use: 'parsed', note: 'pushed routes are always added' },
+  'ifconfig-noexec': { use: 'parsed', note: 'pushed addresses are always set' },
+  'script-security': { use: 'parsed', note: 'no scripts are run yet' },
+  up: { use: 'parsed', note: 'not run yet' },
+  down: { use: 'parsed', note: 'not run yet' },
+  'route-up': { use: 'parsed', note: 'not run yet' },
+  'route-pre-down': { use: 'parsed', note: 'not run yet' },
+  ipchange: { use: 'parsed', note: 'not run yet' },
+  'down-pre': { use: 'parsed' },
+  'up-restart': { use: 'parsed' },
+  verb: { use: 'used', note: 'levels 0-4; 5 and above print nothing more yet' },
+  log: { use: 'used' },
+  'log-append': { use: 'used' },
+  daemon: { use: 'used', note: 'the name is not used: no syslog; output goes to `--log` or nowhere' },
+  writepid: { use: 'used' },
+  'persist-tun': { use: 'parsed', note: 'SIGUSR1 recreates the device' },
+};
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|');
+}
+
+/** The markdown between BEGIN_MARK and END_MARK (both included). */
+export function renderDirectiveTables(): string {
+  const names = [...DIRECTIVES.keys()].sort();
+  const by = (d: 'honoured' | 'ignored' | 'refused') =>
+    names.filter((n) => DIRECTIVES.get(n)?.disposition === d);
+  const out: string[] = [BEGIN_MARK, ''];
+  const honoured = by('honoured');
+  out.push(`### Supported (${honoured.length})`, '');
+  out.push(
+    'Read into the client options. **used**: the client acts on it; **parsed only**: accepted and',
+    'checked, but the client does not act on it yet.',
+    '',
+    '| directive | client | note |',
+    '|---|---|---|',
+  );
+  for (const n of honoured) {
+    const u = CLIENT_USE[n];
+    out.push(
+      `| \`${n}\` | ${u === undefined ? '?' : u.use === 'used' ? 'used' : 'parsed only'} | ${cell(u?.note ?? '')} |`,
+    );
+  }
+  const ignored = by('ignored');
+  out.push('', `### Ignored (${ignored.length})`, '');
+  out.push('Accepted with a note in the log (at verb 3 and above); no effect.', '');
+  out.push('| directive | why |', '|---|---|');
+  for (const n of ignored) out.push(`| \`${n}\` | ${cell(DIRECTIVES.get(n)?.reason ?? '')} |`);
+  const refused = by('refused');
+  out.push('', `### Refused (${refused.length})`, '');
+  out.push('A config error naming the file, line and directive; ovpn-ts exits 1.', '');
+  out.push('| directive | why |', '|---|---|');
+  for (const n of refused) out.push(`| \`${n}\` | ${cell(DIRECTIVES.get(n)?.reason ?? '')} |`);
+  out.push('', END_MARK);
+  return `${out.join('\n')}\n`;
+}
+
+/** `page` with its generated part replaced by the current rendering. */
+export function updateClientDoc(page: string): string {
+  const a = page.indexOf(BEGIN_MARK);
+  const b = page.indexOf(END_MARK);
+  if (a < 0 || b < a) throw new Error('docs/client.md: the generated-table markers are missing');
+  return page.slice(0, a) + renderDirectiveTables() + page.slice(b + END_MARK.length + 1);
+}
