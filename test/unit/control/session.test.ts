@@ -186,7 +186,7 @@ describe('ClientSession', () => {
     const answer = server.receive(reset, T0 + 10);
     assert.equal(answer[0].length, 26);
     const r = client.receive(answer[0], T0 + 20);
-    assert.deepEqual(r, { accepted: true, tls: undefined });
+    assert.deepEqual(r, { accepted: true, tls: undefined, keyId: 0, renegotiation: false });
     assert.equal(client.state, 'start');
     assert.ok(client.remoteSessionId?.equals(server.sid));
     const [hello] = client.poll(T0 + 20);
