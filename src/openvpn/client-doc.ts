@@ -1,7 +1,7 @@
 /**
  * The directive tables of docs/client.md, rendered from the config table (config/directives.ts) and
  * from what the client does with each honoured directive today (CLIENT_USE below). A unit test
- * compares the page with this rendering; `node scripts/gen-client-doc.mjs` (after a build) rewrites
+ * compares the page with this rendering; `npm run gen:client-doc` rewrites
  * the part of the page between the markers.
  */
 import { DIRECTIVES } from '../config/directives.js';
