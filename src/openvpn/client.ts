@@ -10,7 +10,7 @@
  * legacy PRF when the server did not push tls-ekm) → addresses and routes → "Initialization Sequence
  * Completed".
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
@@ -35,15 +35,21 @@ import { maxControlPayload } from '../control/reliable.js';
 import { ClientSession } from '../control/session.js';
 import { makeControlWrap } from './control-wrap.js';
 import { DataPlaneLink } from './data-plane-link.js';
+import { DcoKeys } from './dco-keys.js';
 import { applyNetConfig } from './net-config.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
-import { TlsChannel, tlsVersion } from './tls-channel.js';
+import { TlsChannel, type TlsChannelOptions, tlsVersion } from './tls-channel.js';
 
 /** The version we announce in IV_VER. */
 export const IV_VER = '2.6.14';
 /** push.c PUSH_REQUEST_INTERVAL, and the first request about a second after the handshake. */
 const PUSH_REQUEST_INTERVAL_MS = 5000;
 const PUSH_REQUEST_FIRST_MS = 1000;
+/**
+ * The longest we keep the ack of the server's key-method 2 back in a renegotiation while our new key
+ * goes onto the data plane (ClientSession.holdAcks); the server retransmits after 2 s (tls-timeout).
+ */
+const ACK_HOLD_MAX_MS = 500;
 
 export type LogFn = (msg: string) => void;
 
@@ -52,6 +58,8 @@ export interface ClientRunOptions {
   log: LogFn;
   /** The device name (default: `dev` of the options). */
   ifname?: string;
+  /** Called once when the tunnel fails after `connect` resolved (a renegotiation failed, the peer went...). */
+  onFailure?: (e: Error) => void;
 }
 
 export interface ClientUp {
@@ -64,6 +72,15 @@ export interface ClientUp {
   keyDerivation: 'tls-ekm' | 'prf';
   tlsVersion: string;
   netCommands: string[][];
+}
+
+/**
+ * reneg-sec as init.c do_init_crypto_tls draws it: `max` on a client, or with `reneg-sec max min` a
+ * random value in (min, max].
+ */
+export function effectiveRenegSec(max: number, min: number | undefined, rand = randomInt): number {
+  if (min === undefined) return max;
+  return max - rand(Math.max(max - min, 1));
 }
 
 /** The OCC options string of a 2.6 client without `cipher` (openvpn-protocol.md §6). */
@@ -80,6 +97,19 @@ export class OpenvpnClient {
   private pumpQueued = false;
   private fail: (e: Error) => void = () => {};
   private closed = false;
+  /** The tunnel is up: renegotiations are handled from now on. */
+  private up = false;
+  private failedAfterUp = false;
+  /** The key-id of the key state `tls` belongs to. */
+  private tlsKeyId = 0;
+  private tlsOptions: Omit<TlsChannelOptions, 'onCiphertext'> | undefined;
+  private dco: DcoKeys | undefined;
+  /** Key-ids whose packet-ids ran out (key-swap-ntf): never selected for sending again. */
+  private readonly exhausted = new Set<number>();
+  private cipher = '';
+  private tlsEkm = false;
+  private occ = '';
+  private peerInfoText = '';
 
   constructor(
     private readonly api: OvpnApi,
@@ -105,13 +135,22 @@ export class OpenvpnClient {
     log(`UDP link remote: [AF_INET${family === 6 ? '6' : ''}]${address}:${ce.remote.port}`);
 
     const failed = new Promise<never>((_, reject) => {
-      this.fail = reject;
+      this.fail = (e) => {
+        reject(e);
+        if (this.up && !this.failedAfterUp && !this.closed) {
+          this.failedAfterUp = true;
+          log(`ERROR: ${e.message}`);
+          this.run.onFailure?.(e);
+        }
+      };
     });
     failed.catch(() => {});
     const session = new ClientSession({
       wrap,
       maxPayload: maxControlPayload({ wrapOverhead: wrap.overhead, ipv6: family === 6 }),
       handWindowMs: o.handWindow * 1000,
+      renegMs: effectiveRenegSec(o.renegSec, o.renegSecMin) * 1000,
+      tranWindowMs: o.tranWindow * 1000,
       reliable: { initialTimeoutSec: o.tlsTimeout },
     });
     this.session = session;
@@ -120,23 +159,24 @@ export class OpenvpnClient {
       { ifname: this.run.ifname ?? o.dev, remoteAddress: address, remotePort: ce.remote.port },
       (packet) => {
         const r = session.receive(packet, Date.now());
-        if (r.tls !== undefined) this.tls?.ciphertextIn(r.tls);
+        // the server's soft reset began a key state: its TLS engine first, then its ciphertext
+        if (this.up && session.state !== 'failed' && session.keyId !== this.tlsKeyId)
+          this.beginKeyState(session.keyId);
+        if (r.tls !== undefined && r.keyId === this.tlsKeyId) this.tls?.ciphertextIn(r.tls);
         this.pump();
       },
       (reason) => this.fail(new Error(`the data plane removed the peer: ${reason}`)),
+      (keyId) => this.keyExhausted(keyId),
     );
     session.start(Date.now());
-    const tls = new TlsChannel({
+    this.tlsOptions = {
       ca,
       cert,
       key,
       minVersion: tlsVersion(o.tlsVersionMin),
       requireServerEku: o.remoteCertTls === 'server',
-      onCiphertext: (data) => {
-        if (session.state !== 'failed') session.sendTls(data);
-        this.queuePump();
-      },
-    });
+    };
+    const tls = this.newTls(0);
     this.tls = tls;
     this.pump();
 
@@ -154,9 +194,11 @@ export class OpenvpnClient {
       dataCiphers: o.dataCiphers,
       features: { ccExit: false },
     });
+    this.occ = occString(o);
+    this.peerInfoText = peerInfo;
     const plaintext = this.readPlaintext(tls);
     await Promise.race([
-      tls.write(encodeKeyMethod2({ keySource: mine, options: occString(o), peerInfo }, 'client')),
+      tls.write(encodeKeyMethod2({ keySource: mine, options: this.occ, peerInfo }, 'client')),
       failed,
     ]);
     const theirs = await Promise.race([plaintext.keyMethod2, failed]);
@@ -190,7 +232,17 @@ export class OpenvpnClient {
         ? { interval: pushed.ping, timeout: pushed.pingRestart }
         : undefined;
     link.setPeer(pushed.peerId, keepalive);
-    link.installKey(0, keys);
+    this.cipher = cipher;
+    this.tlsEkm = pushed.tlsEkm;
+    this.dco = new DcoKeys(
+      {
+        keyNew: (slot, keyId, k) => link.installKey(keyId, k, slot),
+        keySwap: () => link.swapKeys(),
+        keyDel: (slot) => link.deleteKey(slot),
+      },
+      (m) => log(m),
+    );
+    this.dco.install(0, keys);
     keys.encrypt.key.fill(0);
     keys.decrypt.key.fill(0);
     log(
@@ -198,7 +250,8 @@ export class OpenvpnClient {
     );
     const net = applyNetConfig(link.ifname, pushed, this.options.connections[0]?.tunMtu ?? 1500);
     for (const c of net.commands) log(`net: ip ${c.join(' ')}`);
-    session.markEstablished();
+    session.markEstablished(Date.now());
+    this.up = true;
     log('Initialization Sequence Completed');
     return {
       ifname: link.ifname,
@@ -248,6 +301,7 @@ export class OpenvpnClient {
     const assembler = new PushReplyAssembler();
     let km2Done = false;
     tls.socket.on('data', (chunk: Buffer) => {
+      if (tls !== this.tls) return; // a retired key state's TLS
       if (!km2Done) {
         // key_method_2_read: one read holds the message; the rest of that read is discarded
         km2Done = true;
@@ -273,8 +327,115 @@ export class OpenvpnClient {
         }
       }
     });
-    tls.socket.on('error', (e) => this.fail(e));
+    tls.socket.on('error', (e) => {
+      if (tls === this.tls) this.fail(e);
+    });
     return { keyMethod2, pushReply };
+  }
+
+  /** The TLS engine of key state `keyId`: its ciphertext goes to that key state only. */
+  private newTls(keyId: number): TlsChannel {
+    const session = this.session!;
+    return new TlsChannel({
+      ...this.tlsOptions!,
+      onCiphertext: (data) => {
+        if (session.state !== 'failed') session.sendTls(data, keyId);
+        this.queuePump();
+      },
+    });
+  }
+
+  /**
+   * The control session began key state `keyId` (our reneg-sec, key-swap-ntf, or the server's soft
+   * reset): a fresh TLS session on it, the old one retired (2.6 processes no control packets for the
+   * lame duck), then key-method 2 and the new key on the data plane.
+   */
+  private beginKeyState(keyId: number): void {
+    const old = this.tls;
+    const tls = this.newTls(keyId);
+    this.tls = tls;
+    this.tlsKeyId = keyId;
+    old?.destroy();
+    this.run.log(`TLS: soft reset, new key-id ${keyId} (renegotiation ${this.session!.renegotiations})`);
+    this.renegotiateKey(keyId, tls).catch((e: unknown) =>
+      this.fail(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  /** TLS handshake and key-method 2 of a renegotiation (no pull), then the new key (ssl.c, dco.c). */
+  private async renegotiateKey(keyId: number, tls: TlsChannel): Promise<void> {
+    const session = this.session!;
+    const current = () => tls === this.tls && !this.closed && session.keyId === keyId;
+    await tls.handshake();
+    if (!current()) return;
+    this.run.log(
+      `Control Channel: ${tls.socket.getProtocol()}, cipher ${tls.socket.getCipher().name} (key-id ${keyId})`,
+    );
+    const mine: KeySource = {
+      preMaster: randomBytes(48),
+      random1: randomBytes(32),
+      random2: randomBytes(32),
+    };
+    const plaintext = this.readPlaintext(tls);
+    await tls.write(
+      encodeKeyMethod2({ keySource: mine, options: this.occ, peerInfo: this.peerInfoText }, 'client'),
+    );
+    if (!current()) return;
+    // the ack of the server's key-method 2 waits until our new key can decrypt (see holdAcks)
+    session.holdAcks(keyId, true);
+    const release = setTimeout(() => {
+      session.holdAcks(keyId, false);
+      this.pump();
+    }, ACK_HOLD_MAX_MS);
+    try {
+      const theirs = await plaintext.keyMethod2;
+      if (!current()) return;
+      const key2 = this.tlsEkm
+        ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
+        : key2FromLegacyPrf({
+            client: mine,
+            server: theirs.keySource,
+            clientSessionId: session.sessionId,
+            serverSessionId: session.remoteSessionId!,
+          });
+      const keys = dataChannelKeys(key2, 'client', this.cipher);
+      key2.fill(0);
+      // let 2.7's bookkeeping see a lame duck that died meanwhile before the new key goes in
+      this.updateKeys(Date.now());
+      this.exhausted.delete(keyId);
+      this.dco!.install(keyId, keys);
+      keys.encrypt.key.fill(0);
+      keys.decrypt.key.fill(0);
+      session.markEstablished(Date.now(), keyId);
+    } finally {
+      clearTimeout(release);
+      session.holdAcks(keyId, false);
+    }
+    this.pump();
+  }
+
+  /** dco_update_keys after a pass of the control session. */
+  private updateKeys(now: number): void {
+    const session = this.session;
+    if (this.dco === undefined || session === undefined || session.state === 'failed') return;
+    const selected = session.encryptionKeyId(now, this.exhausted) ?? session.encryptionKeyId(now);
+    try {
+      this.dco.update(selected, session.secondaryKeyId(selected));
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  /** key-swap-ntf: the key's packet-ids ran out; 2.7 answers with a soft reset (forward.c process_incoming_dco). */
+  private keyExhausted(keyId: number): void {
+    const session = this.session;
+    if (session === undefined || this.closed) return;
+    this.exhausted.add(keyId);
+    this.run.log(`DCO: key-id ${keyId} ran out of packet-ids`);
+    if (this.up && session.keyId === keyId && session.renegotiate(Date.now()) !== undefined) {
+      this.run.log(`TLS: soft reset on key-swap-ntf, new key-id ${session.keyId}`);
+    }
+    this.queuePump();
   }
 
   private sendPushRequest(): void {
@@ -303,6 +464,14 @@ export class OpenvpnClient {
     if (session.state === 'failed') {
       this.fail(session.failure!);
       return;
+    }
+    if (this.up) {
+      if (session.keyId !== this.tlsKeyId) {
+        this.beginKeyState(session.keyId);
+        // its soft reset (and the held ClientHello, once acked) go out in this pass
+        for (const packet of session.poll(now)) link.send(packet);
+      }
+      this.updateKeys(now);
     }
     clearTimeout(this.timer);
     const wake = session.nextWakeMs();

@@ -45,6 +45,7 @@ export class DataPlaneLink {
     opts: DataPlaneLinkOptions,
     onPacket: (packet: Buffer) => void,
     onPeerGone: (reason: string) => void,
+    onKeyExhausted: (keyId: number) => void = () => {},
   ) {
     this.remote = Endpoint.parse(opts.remoteAddress, opts.remotePort);
     const v6 = opts.remoteAddress.includes(':');
@@ -67,6 +68,13 @@ export class DataPlaneLink {
       api.subscribe((n) => {
         if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex && n.msg.peer.id === this.peerId) {
           onPeerGone(n.msg.peer['del-reason']);
+        } else if (
+          n.name === 'key-swap-ntf' &&
+          n.msg.ifindex === this.ifindex &&
+          n.msg.keyconf['peer-id'] === this.peerId
+        ) {
+          // the key's packet-ids ran out and the data plane killed it: time to renegotiate
+          onKeyExhausted(n.msg.keyconf['key-id']);
         }
       }),
     );
@@ -96,13 +104,13 @@ export class DataPlaneLink {
     }
   }
 
-  /** key-new in the primary slot, key-id `keyId`, directions as dataChannelKeys split them. */
-  installKey(keyId: number, keys: DataChannelKeys): void {
+  /** key-new in `slot` (default primary), key-id `keyId`, directions as dataChannelKeys split them. */
+  installKey(keyId: number, keys: DataChannelKeys, slot: 'primary' | 'secondary' = 'primary'): void {
     this.api.keyNew({
       ifindex: this.ifindex,
       keyconf: {
         'peer-id': this.peerId,
-        slot: 'primary',
+        slot,
         'key-id': keyId,
         'cipher-alg': keys.cipher === 'CHACHA20-POLY1305' ? 'chacha20-poly1305' : 'aes-gcm',
         'encrypt-dir': {
@@ -115,6 +123,16 @@ export class DataPlaneLink {
         },
       },
     });
+  }
+
+  /** key-swap: the secondary key becomes the one we send with. */
+  swapKeys(): void {
+    this.api.keySwap({ ifindex: this.ifindex, keyconf: { 'peer-id': this.peerId } });
+  }
+
+  /** key-del of `slot` (an empty slot is no error). */
+  deleteKey(slot: 'primary' | 'secondary'): void {
+    this.api.keyDel({ ifindex: this.ifindex, keyconf: { 'peer-id': this.peerId, slot } });
   }
 
   /** peer-get of our peer. */
