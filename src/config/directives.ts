@@ -116,7 +116,7 @@ const TABLE: Record<string, DirectiveSpec> = {
   'connect-timeout': H(1, 1, C),
   'server-poll-timeout': H(1, 1, C),
   'explicit-exit-notify': H(0, 1, C),
-  'remap-usr1': I(1, 1, 'not remapped: SIGUSR1 always restarts the connection, SIGHUP re-reads the config', C),
+  'remap-usr1': I(1, 1, 'not remapped: SIGUSR1 restarts, SIGHUP re-reads the config', C),
   'proto-force': R(1, 1, NOT_SUPPORTED),
   'http-proxy': R(1, 4, NO_PROXY, C),
   'http-proxy-option': R(1, 3, NO_PROXY, C),
