@@ -24,6 +24,7 @@ import {
   pushRequest,
 } from '../control/control-message.js';
 import {
+  type DataChannelKeys,
   dataChannelKeys,
   EKM_DATA_KEYS_LABEL,
   KEY2_LEN,
@@ -216,16 +217,7 @@ export class OpenvpnClient {
       );
     if (pushed.peerId === undefined)
       throw new Error('the server pushed no peer-id (DATA_V1 is not supported)');
-    const key2 = pushed.tlsEkm
-      ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
-      : key2FromLegacyPrf({
-          client: mine,
-          server: theirs.keySource,
-          clientSessionId: session.sessionId,
-          serverSessionId: session.remoteSessionId!,
-        });
-    const keys = dataChannelKeys(key2, 'client', cipher);
-    key2.fill(0);
+    const keys = keyStateKeys(pushed.tlsEkm, tls, mine, theirs.keySource, session, cipher);
     const link = this.link;
     const keepalive =
       pushed.ping !== undefined && pushed.pingRestart !== undefined
@@ -390,16 +382,7 @@ export class OpenvpnClient {
     try {
       const theirs = await plaintext.keyMethod2;
       if (!current()) return;
-      const key2 = this.tlsEkm
-        ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
-        : key2FromLegacyPrf({
-            client: mine,
-            server: theirs.keySource,
-            clientSessionId: session.sessionId,
-            serverSessionId: session.remoteSessionId!,
-          });
-      const keys = dataChannelKeys(key2, 'client', this.cipher);
-      key2.fill(0);
+      const keys = keyStateKeys(this.tlsEkm, tls, mine, theirs.keySource, session, this.cipher);
       // let 2.7's bookkeeping see a lame duck that died meanwhile before the new key goes in
       this.updateKeys(Date.now());
       this.exhausted.delete(keyId);
@@ -478,5 +461,33 @@ export class OpenvpnClient {
     if (wake !== Number.POSITIVE_INFINITY) {
       this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(wake - now, 2 ** 31 - 1)));
     }
+  }
+}
+
+/**
+ * The data-channel keys of one key state: from TLS-EKM when the server pushed `key-derivation
+ * tls-ekm`, else from OpenVPN's PRF over both key sources and session ids. The 256-byte key2 is wiped
+ * once the directions are cut from it.
+ */
+function keyStateKeys(
+  ekm: boolean,
+  tls: TlsChannel,
+  mine: KeySource,
+  theirs: KeySource,
+  session: ClientSession,
+  cipher: string,
+): DataChannelKeys {
+  const key2 = ekm
+    ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
+    : key2FromLegacyPrf({
+        client: mine,
+        server: theirs,
+        clientSessionId: session.sessionId,
+        serverSessionId: session.remoteSessionId!,
+      });
+  try {
+    return dataChannelKeys(key2, 'client', cipher);
+  } finally {
+    key2.fill(0);
   }
 }
