@@ -6,7 +6,7 @@
  * onto the data plane as secondary and is swapped in as 2.7's dco_update_keys does.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { canUseNetns } from '../../../src/lab/netns.js';
 import {
@@ -34,21 +34,6 @@ function haveIperf3(): boolean {
   } catch {
     return false;
   }
-}
-
-/** Waits for a child to exit and returns its stdout. */
-function collect(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.once('exit', (code) => resolve({ code, out, err }));
-  });
 }
 
 interface RunResult {
@@ -88,23 +73,21 @@ async function runRenegotiations(ol: OpenvpnLab, clientExtra: string[], tun: str
     await new Promise((r) => setTimeout(r, 300));
     const seconds = RENEGOTIATIONS * RENEG_SEC + RENEG_SEC;
     const pingCount = seconds * 50;
-    const ping = collect(
-      ol.lab.spawn(ol.nsC, 'ping', ['-i', '0.02', '-c', String(pingCount), '-W', '2', SERVER_VPN]),
+    const limitMs = (seconds + 30) * 1000;
+    const ping = ol.lab.run(
+      ol.nsC,
+      'ping',
+      ['-i', '0.02', '-c', String(pingCount), '-W', '2', SERVER_VPN],
+      limitMs,
     );
     const iperf =
       IPERF_RATE === undefined
-        ? Promise.resolve({ code: 0, out: '', err: '' })
-        : collect(
-            ol.lab.spawn(ol.nsC, 'iperf3', [
-              '-c',
-              SERVER_VPN,
-              '-t',
-              String(seconds - 2),
-              '-b',
-              IPERF_RATE,
-              '-f',
-              'm',
-            ]),
+        ? Promise.resolve({ code: 0, stdout: '', stderr: '' })
+        : ol.lab.run(
+            ol.nsC,
+            'iperf3',
+            ['-c', SERVER_VPN, '-t', String(seconds - 2), '-b', IPERF_RATE, '-f', 'm'],
+            limitMs,
           );
     const p = await ping;
     const ip = await iperf;
@@ -116,7 +99,13 @@ async function runRenegotiations(ol: OpenvpnLab, clientExtra: string[], tun: str
     const stats = client.waitEvent('stats', 5000);
     client.command('stats');
     const peer = (await stats).peer as Record<string, number>;
-    return { ping: p.out + p.err, keyIds, peer, iperf: ip.out + ip.err, serverLog: [...ol.serverLog] };
+    return {
+      ping: p.stdout + p.stderr,
+      keyIds,
+      peer,
+      iperf: ip.stdout + ip.stderr,
+      serverLog: [...ol.serverLog],
+    };
   } catch (e) {
     throw new Error(
       `${(e as Error).message}\n${client.tail(60)}\nserver log:\n${ol.serverLog.slice(-60).join('\n')}`,
