@@ -94,8 +94,17 @@ export function tcpAccept(listenFd: number, timeoutMs = 30_000): Promise<number>
   });
 }
 
-/** Connects to `addr`:`port`; resolves with the connected (blocking-mode-agnostic) fd. */
-export function tcpConnect(opts: { addr: string; port: number; timeoutMs?: number }): Promise<number> {
+/**
+ * Connects to `addr`:`port`; resolves with the connected (blocking-mode-agnostic) fd. `signal` abandons
+ * a connect in progress (the socket is closed and the promise rejects).
+ */
+export function tcpConnect(opts: {
+  addr: string;
+  port: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}): Promise<number> {
+  if (opts.signal?.aborted) return Promise.reject(new OvpnError('EIO', 'connect aborted'));
   const ep = Endpoint.parse(opts.addr, opts.port);
   const family = ep.family;
   const fd = socket(
@@ -126,9 +135,16 @@ export function tcpConnect(opts: { addr: string; port: number; timeoutMs?: numbe
       close(fd);
       reject(new OvpnError('EIO', `connect ${ep} timed out`));
     }, opts.timeoutMs ?? 10_000);
+    const onAbort = () => {
+      done();
+      close(fd);
+      reject(new OvpnError('EIO', `connect ${ep} aborted`));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => {
       clearTimeout(t);
       w.close();
+      opts.signal?.removeEventListener('abort', onAbort);
     };
   });
 }
