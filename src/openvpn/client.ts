@@ -11,7 +11,6 @@
  * Completed".
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import type { PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions } from '../config/client-options.js';
@@ -40,6 +39,7 @@ import { DcoKeys } from './dco-keys.js';
 import { applyNetConfig } from './net-config.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
 import { TlsChannel, type TlsChannelOptions, tlsVersion } from './tls-channel.js';
+import { occLinkMtu, occProto, openServerTransport, releaseServerTransport } from './transport-connect.js';
 
 /** The version we announce in IV_VER. */
 export const IV_VER = '2.6.14';
@@ -85,8 +85,9 @@ export function effectiveRenegSec(max: number, min: number | undefined, rand = r
 }
 
 /** The OCC options string of a 2.6 client without `cipher` (openvpn-protocol.md §6). */
-function occString(o: ClientOptions): string {
-  return `V4,dev-type tun,link-mtu 1541,tun-mtu ${o.connections[0]?.tunMtu ?? 1500},proto UDPv4,auth ${o.auth},keysize 128,key-method 2,tls-client`;
+export function occString(o: ClientOptions): string {
+  const proto = o.connections[0]?.remote.proto ?? 'udp';
+  return `V4,dev-type tun,link-mtu ${occLinkMtu(proto)},tun-mtu ${o.connections[0]?.tunMtu ?? 1500},proto ${occProto(proto)},auth ${o.auth},keysize 128,key-method 2,tls-client`;
 }
 
 export class OpenvpnClient {
@@ -111,6 +112,8 @@ export class OpenvpnClient {
   private tlsEkm = false;
   private occ = '';
   private peerInfoText = '';
+  /** Abandons a TCP connect in progress when the client is closed. */
+  private readonly abandon = new AbortController();
 
   constructor(
     private readonly api: OvpnApi,
@@ -123,7 +126,6 @@ export class OpenvpnClient {
     const o = this.options;
     const ce = o.connections[0];
     if (ce === undefined) throw new Error('no remote in the configuration');
-    if (ce.remote.proto !== 'udp') throw new Error('only UDP remotes are supported yet');
     if (o.ca === undefined) throw new Error('a CA (ca) is required');
     const log = this.run.log;
     const rf = this.run.readFile;
@@ -131,9 +133,12 @@ export class OpenvpnClient {
     const cert = o.cert === undefined ? undefined : Buffer.from(await readFileRef(o.cert, rf, 'cert'));
     const key = o.key === undefined ? undefined : Buffer.from(await readFileRef(o.key, rf, 'key'));
     const wrap = await makeControlWrap(ce.tlsWrap, o, rf);
-    const family = ce.remote.family === 6 ? 6 : 4;
-    const { address } = await lookup(ce.remote.host, { family });
-    log(`UDP link remote: [AF_INET${family === 6 ? '6' : ''}]${address}:${ce.remote.port}`);
+    const server = await openServerTransport(ce, { log, signal: this.abandon.signal });
+    if (this.closed) {
+      releaseServerTransport(server);
+      throw new Error('the client was closed while connecting');
+    }
+    const family = server.family;
 
     const failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
@@ -157,7 +162,12 @@ export class OpenvpnClient {
     this.session = session;
     this.link = new DataPlaneLink(
       this.api,
-      { ifname: this.run.ifname ?? o.dev, remoteAddress: address, remotePort: ce.remote.port },
+      {
+        ifname: this.run.ifname ?? o.dev,
+        remoteAddress: server.address,
+        remotePort: server.port,
+        tcpFd: server.fd,
+      },
       (packet) => {
         const r = session.receive(packet, Date.now());
         // the server's soft reset began a key state: its TLS engine first, then its ciphertext
@@ -272,6 +282,7 @@ export class OpenvpnClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.abandon.abort();
     clearTimeout(this.timer);
     clearTimeout(this.pushTimer);
     this.session?.abort('closed');

@@ -12,12 +12,22 @@
  * Peer ids: OpenVPN's server writes the client's peer-id into the P_DATA_V2 packets it sends, and the
  * client writes the pushed peer-id into its own (2.7 dco.c dco_p2p_add_new_peer passes
  * multi->peer_id as the one id of the peer): so `id` = `tx-id` = the pushed peer-id.
+ *
+ * TCP (`proto tcp-client`): the connected socket (transport-connect.ts) is handed over the same way,
+ * with no remote address; the data plane frames every packet with its 2-byte length, delivers the
+ * non-data frames whole (length included) and sends control frames in order with the data. A TCP
+ * socket belongs to one peer, so the placeholder cannot be replaced by a second peer-new: it stays,
+ * and the push only sets its `tx-id` (peer-set) to the pushed peer-id. On a stream the peer-id of an
+ * incoming packet is not looked at (the stream names the peer), so the placeholder's `id` is harmless;
+ * it is the id `peerInfo` and the key operations use. The server closing the stream removes the peer
+ * (transport-disconnect), reported through `onPeerGone`.
  */
 
 import type { PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import type { DataChannelKeys } from '../control/key-expansion.js';
 import { Endpoint } from '../net/endpoint.js';
+import { close as closeFd } from '../sys/libc.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
 
 /** The id of the peer before the push; replaced by the pushed one. */
@@ -28,13 +38,23 @@ export interface DataPlaneLinkOptions {
   /** The server's address (IPv4 or IPv6 text) and port. */
   remoteAddress: string;
   remotePort: number;
+  /**
+   * A connected TCP socket to the server (the link owns it from now on, and closes it even when the
+   * constructor throws); without it the link makes a UDP socket.
+   */
+  tcpFd?: number;
 }
+
+/** The 2-byte length before each packet on a TCP stream. */
+const TCP_LENGTH = 2;
 
 export class DataPlaneLink {
   readonly ifindex: number;
   readonly ifname: string;
   private readonly fd: number;
   private readonly remote: Endpoint;
+  readonly proto: 'udp' | 'tcp';
+  /** The id of our peer on the data plane (on TCP the placeholder's for good). */
   private peerId = PLACEHOLDER_PEER_ID;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
@@ -47,27 +67,42 @@ export class DataPlaneLink {
     onPeerGone: (reason: string) => void,
     onKeyExhausted: (keyId: number) => void = () => {},
   ) {
-    this.remote = Endpoint.parse(opts.remoteAddress, opts.remotePort);
-    const v6 = opts.remoteAddress.includes(':');
-    const dev = api.devNew({ ifname: opts.ifname, mode: 'p2p' });
+    this.proto = opts.tcpFd === undefined ? 'udp' : 'tcp';
+    let dev: ReturnType<OvpnApi['devNew']>;
+    try {
+      this.remote = Endpoint.parse(opts.remoteAddress, opts.remotePort);
+      dev = api.devNew({ ifname: opts.ifname, mode: 'p2p' });
+    } catch (e) {
+      if (opts.tcpFd !== undefined) closeFd(opts.tcpFd);
+      throw e;
+    }
     this.ifindex = dev.ifindex;
     this.ifname = dev.ifname;
     try {
-      this.fd = createUdpSocket({ family: v6 ? 6 : 4, port: 0 });
+      this.fd = opts.tcpFd ?? createUdpSocket({ family: this.remote.family, port: 0 });
     } catch (e) {
       api.devDel({ ifindex: this.ifindex });
       throw e;
     }
+    const tcp = this.proto === 'tcp';
     this.unsubscribe.push(
       api.onControl((m) => {
         if (m.ifindex !== this.ifindex) return;
         // only the server's address (OpenVPN refuses control packets from elsewhere in client mode)
         if (m['remote-port'] !== this.remote.port) return;
-        onPacket(m.packet);
+        // a frame from the stream: the packet after its length
+        onPacket(tcp ? m.packet.subarray(TCP_LENGTH) : m.packet);
       }),
       api.subscribe((n) => {
         if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex && n.msg.peer.id === this.peerId) {
-          onPeerGone(n.msg.peer['del-reason']);
+          const reason = n.msg.peer['del-reason'];
+          onPeerGone(
+            tcp && reason === 'transport-disconnect'
+              ? `${reason} (the server closed the TCP connection)`
+              : tcp && reason === 'transport-error'
+                ? `${reason} (the TCP connection to the server failed)`
+                : reason,
+          );
         } else if (
           n.name === 'key-swap-ntf' &&
           n.msg.ifindex === this.ifindex &&
@@ -89,11 +124,20 @@ export class DataPlaneLink {
   /** Sends one control packet to the server through the handed-over socket. */
   send(packet: Buffer): boolean {
     if (this.closed) return false;
+    if (this.proto === 'tcp') return this.api.controlSend(this.ifindex, this.fd, undefined, tcpFrame(packet));
     return this.api.controlSend(this.ifindex, this.fd, this.remote, packet);
   }
 
   /** The peer with the pushed id, and keepalive from the pushed ping / ping-restart. */
   setPeer(peerId: number, keepalive: { interval: number; timeout: number } | undefined): void {
+    if (this.proto === 'tcp') {
+      // the stream stays with the placeholder: the pushed id goes into what we send
+      this.api.peerSet({
+        ifindex: this.ifindex,
+        peer: { id: this.peerId, 'tx-id': peerId, ...keepaliveAttrs(keepalive) },
+      });
+      return;
+    }
     const old = this.peerId;
     this.peerId = peerId; // before peer-new: the placeholder's removal is not "our peer is gone"
     try {
@@ -160,12 +204,30 @@ export class DataPlaneLink {
         id,
         'tx-id': id,
         socket: this.fd,
-        [isV6 ? 'remote-ipv6' : 'remote-ipv4']: this.remote.address,
-        'remote-port': this.remote.port,
-        ...(keepalive === undefined
+        // a TCP peer takes no address: the stream is the peer
+        ...(this.proto === 'tcp'
           ? {}
-          : { 'keepalive-interval': keepalive.interval, 'keepalive-timeout': keepalive.timeout }),
+          : {
+              [isV6 ? 'remote-ipv6' : 'remote-ipv4']: this.remote.address,
+              'remote-port': this.remote.port,
+            }),
+        ...keepaliveAttrs(keepalive),
       },
     });
   }
+}
+
+function keepaliveAttrs(keepalive: { interval: number; timeout: number } | undefined) {
+  return keepalive === undefined
+    ? {}
+    : { 'keepalive-interval': keepalive.interval, 'keepalive-timeout': keepalive.timeout };
+}
+
+/** One packet as a TCP frame: its 2-byte big-endian length, then the packet (openvpn-protocol.md §9). */
+export function tcpFrame(packet: Buffer): Buffer {
+  if (packet.length > 0xffff) throw new RangeError(`a ${packet.length}-byte packet does not fit a TCP frame`);
+  const f = Buffer.allocUnsafe(TCP_LENGTH + packet.length);
+  f.writeUInt16BE(packet.length, 0);
+  packet.copy(f, TCP_LENGTH);
+  return f;
 }
