@@ -7,6 +7,7 @@
  *   connecting|up --SIGHUP--> reloading (close, re-read the config) --> connecting, new options
  *   connecting|up|reloading --SIGTERM/SIGINT--> exiting (exit notify if up, close) --> exited(0)
  *   connecting --connect failed--> exited(1)    reloading --config error--> exited(1)
+ *   up --the tunnel failed (lost)--> exited(1), no exit notification
  *
  * A failed connection ends the process (exit 1): reconnecting after a failure (connect-retry,
  * ping-restart) is not done yet. Each connection is a new client object; an old client's late
@@ -109,6 +110,17 @@ export class Lifecycle<O, C extends LifecycleClient<U>, U> {
     }
   }
 
+  /**
+   * The up tunnel of `client` failed (its `onFailure`: the server closed the TCP connection, a
+   * renegotiation failed...): the failed hook, then the process ends with 1 as a failed connect does,
+   * without an exit notification on the dead link. A client that is not the current one is ignored.
+   */
+  lost(client: C, error: Error): void {
+    if (client !== this.client || this.stateNow !== 'up') return;
+    this.hooks.failed?.(error, client);
+    void this.exit(1, false);
+  }
+
   private connect(): void {
     const gen = ++this.generation;
     this.connections++;
@@ -159,8 +171,8 @@ export class Lifecycle<O, C extends LifecycleClient<U>, U> {
     this.connect();
   }
 
-  private async exit(code: number): Promise<void> {
-    const wasUp = this.stateNow === 'up';
+  private async exit(code: number, notify = true): Promise<void> {
+    const wasUp = this.stateNow === 'up' && notify;
     this.stateNow = 'exiting';
     const c = this.client;
     if (wasUp && c !== undefined && this.hooks.beforeExit !== undefined) {

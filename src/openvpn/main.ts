@@ -145,8 +145,14 @@ async function main(argv: string[]): Promise<number> {
         logNotes(l.notes, l.options.verb);
         return l.options;
       },
-      create: (o) =>
-        new OpenvpnClient(api, o, { readFile: readFileFn, log: (m) => logger.log(clientMessageLevel(m), m) }),
+      create: (o) => {
+        const c: OpenvpnClient = new OpenvpnClient(api, o, {
+          readFile: readFileFn,
+          log: (m) => logger.log(clientMessageLevel(m), m),
+          onFailure: (e) => lifecycle.lost(c, e),
+        });
+        return c;
+      },
       log: (level, msg) => logger.log(level, msg),
       configured: (o) => logger.setVerb(o.verb),
       up: (up) => emit({ event: 'up', ...up }),

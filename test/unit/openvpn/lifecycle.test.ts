@@ -152,6 +152,25 @@ describe('client lifecycle', () => {
     assert.ok(!events.includes('exit-notify'));
   });
 
+  it('a tunnel lost after up ends the process with 1 after the failed hook, without exit notification', async () => {
+    const { lc, clients, events } = harness();
+    lc.start();
+    clients[0].resolve('u1');
+    await tick();
+    // a client that is no longer the current one is not listened to
+    lc.signal('SIGUSR1');
+    lc.lost(clients[0], new Error('old'));
+    assert.equal(lc.state, 'connecting');
+    clients[1].resolve('u2');
+    await tick();
+    lc.lost(clients[1], new Error('the server closed the TCP connection'));
+    assert.equal(await lc.done, 1);
+    assert.equal(clients[1].closed, 1);
+    assert.ok(events.includes('failed the server closed the TCP connection'));
+    assert.ok(!events.includes('failed old'));
+    assert.ok(!events.includes('exit-notify'));
+  });
+
   it('signals after the end, or a second SIGTERM, change nothing', async () => {
     const { lc, clients } = harness();
     lc.start();
