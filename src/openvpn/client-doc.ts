@@ -32,7 +32,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   topology: { use: 'parsed', note: 'the pushed topology is used (net30 when none is pushed)' },
   'tun-mtu': { use: 'used' },
   mssfix: { use: 'parsed', note: 'no MSS clamping yet' },
-  proto: { use: 'used', note: 'UDP only: a TCP remote fails at connect' },
+  proto: {
+    use: 'used',
+    note: "`udp`, `tcp`/`tcp-client`, and their `4`/`6` forms; without a family a name resolves to IPv4 and IPv6, taken in the resolver's order (TCP: each address until one connects; UDP: the first)",
+  },
   remote: { use: 'used', note: 'the first remote only; no failover to the next' },
   port: { use: 'used' },
   rport: { use: 'used' },
@@ -41,7 +44,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   'resolv-retry': { use: 'parsed', note: 'the name is resolved once per connection' },
   'connect-retry': { use: 'parsed', note: 'no reconnection yet: a failed connection ends the process' },
   'connect-retry-max': { use: 'parsed', note: 'no reconnection yet' },
-  'connect-timeout': { use: 'parsed', note: 'the handshake is bounded by hand-window only' },
+  'connect-timeout': {
+    use: 'used',
+    note: 'bounds each TCP connect; the handshake after it is bounded by hand-window only',
+  },
   'server-poll-timeout': { use: 'parsed' },
   'explicit-exit-notify': { use: 'parsed', note: 'not sent yet; a warning is logged at exit' },
   ping: { use: 'parsed', note: 'the pushed ping/ping-restart drive the keepalive' },
