@@ -76,7 +76,11 @@ export function clientMessageLevel(msg: string): number {
   if (
     msg === 'Initialization Sequence Completed' ||
     msg.startsWith('UDP link remote') ||
-    msg.startsWith('TCP link remote') ||
+    // socket.c: the TCP connect's progress and failures are M_INFO / D_LINK_ERRORS (verb 1)
+    msg.startsWith('TCP_CLIENT link remote') ||
+    msg.startsWith('Attempting to establish TCP connection') ||
+    msg.startsWith('TCP connection established') ||
+    msg.startsWith('TCP: connect to') ||
     msg.startsWith('Data Channel:') ||
     msg.startsWith('net: ')
   )

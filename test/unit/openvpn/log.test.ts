@@ -46,6 +46,10 @@ describe('client log', () => {
   it("gives the client's messages the verb OpenVPN prints them at", () => {
     assert.equal(clientMessageLevel('Initialization Sequence Completed'), 1);
     assert.equal(clientMessageLevel('UDP link remote: [AF_INET]10.0.0.1:1194'), 1);
+    assert.equal(clientMessageLevel('TCP_CLIENT link remote: [AF_INET6]fd00::1:1194'), 1);
+    assert.equal(clientMessageLevel('Attempting to establish TCP connection with [AF_INET]10.0.0.1:1194'), 1);
+    assert.equal(clientMessageLevel('TCP connection established with [AF_INET]10.0.0.1:1194'), 1);
+    assert.equal(clientMessageLevel('TCP: connect to [AF_INET]10.0.0.1:1194 failed: refused'), 1);
     assert.equal(clientMessageLevel('ERROR: boom'), 1);
     assert.equal(clientMessageLevel('Control Channel: TLSv1.3, cipher TLS_AES_256_GCM_SHA384'), 2);
     assert.equal(clientMessageLevel("PUSH: Received control message: 'PUSH_REPLY,...'"), 2);
