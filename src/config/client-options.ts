@@ -526,7 +526,7 @@ export function buildClientOptions(
     connectRetry: c.connectRetry,
     connectRetryMax: c.connectRetryMax,
     connectTimeout: c.connectTimeout,
-    explicitExitNotify: c.explicitExitNotify,
+    explicitExitNotify: exitNotifyFor(remote, c.explicitExitNotify, at),
     tunMtu: c.tunMtu,
     mssfix: { ...c.mssfix },
     float: c.float,
@@ -534,6 +534,20 @@ export function buildClientOptions(
     file: at.file,
     line: at.line,
   });
+
+  /** options_postprocess_verify_ce: on TCP the server sees the close; 2.6 drops the option with a notice. */
+  const exitNotifyFor = (remote: Remote, n: number, at: CheckedDirective): number => {
+    if (n === 0 || remote.proto !== 'tcp') return n;
+    notes.push({
+      level: 'warn',
+      minVerb: 1,
+      file: at.file,
+      line: at.line,
+      directive: 'explicit-exit-notify',
+      message: `ignored for proto tcp (remote ${remote.host}): the server sees the connection close`,
+    });
+    return 0;
+  };
 
   const pendingBlocks: { c: CeState; at: CheckedDirective }[] = [];
 

@@ -97,6 +97,18 @@ describe('dispositions', () => {
     await refused(`${BASE}proto sctp\n`, 10, 'proto', /bad protocol/);
     await refused(`${BASE}remote b 443 udp-client\n`, 10, 'remote', /bad protocol/);
   });
+
+  it('explicit-exit-notify is dropped with a note for TCP remotes and kept for UDP ones (2.6)', async () => {
+    const { options, notes } = await load(`${BASE}proto tcp\nremote u 1194 udp\nexplicit-exit-notify 2\n`);
+    assert.equal(options.connections[0].remote.proto, 'tcp');
+    assert.equal(options.connections[0].explicitExitNotify, 0);
+    assert.equal(options.connections[1].remote.proto, 'udp');
+    assert.equal(options.connections[1].explicitExitNotify, 2);
+    const n = notes.filter((x) => x.directive === 'explicit-exit-notify');
+    assert.equal(n.length, 1);
+    assert.match(n[0].message, /ignored for proto tcp \(remote vpn\.example\.net\)/);
+    assert.equal(n[0].minVerb, 1);
+  });
   it('data-ciphers naming only non-AEAD ciphers is refused; mixed lists keep the AEAD ones', async () => {
     await refused(`${BASE}data-ciphers AES-256-CBC:BF-CBC\n`, 10, 'data-ciphers', /no AEAD cipher/);
     const { options, notes } = await load(`${BASE}data-ciphers aes-128-gcm:AES-256-CBC:CHACHA20-POLY1305\n`);
