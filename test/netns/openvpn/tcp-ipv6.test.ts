@@ -5,17 +5,20 @@
  * 4 s. Over IPv4 the client connects, pings through the tunnel with our per-peer stats counting the
  * packets, and sends the OCC string the server expects of a TCP client; a ping at
  * 50 per second loses nothing across the server's renegotiations on the stream; the same over an
- * IPv6 remote (`proto tcp6`); and when the server is killed the client reports the closed connection
+ * IPv6 remote (`proto tcp6`); a name with a dead IPv6 and a live IPv4 address connects to the live
+ * one after connect-timeout; and when the server is killed the client reports the closed connection
  * and exits 1 instead of hanging.
  *
- * Lab `ovpb`: a UDP server (`--proto udp6`), reached at its IPv6 address both with `proto udp6` and
- * with `proto udp` (family any: the numeric address decides).
+ * Lab `ovpb`: a UDP server (`--proto udp6`), reached at its IPv6 address with `proto udp6`, with
+ * `proto udp` (family any: the numeric address decides), and with `proto udp` and a name that
+ * resolves to IPv6 only.
  *
- * The fixture's veth has IPv4 only: the tests add ULA addresses (nodad) to both ends.
+ * The fixture's veth has IPv4 only: the tests add ULA addresses (nodad) to both ends. Names are
+ * given to the client's namespace only, in /etc/netns/<ns>/hosts (removed after).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +42,31 @@ const CLIENT_V6 = 'fd97:1::2';
 function addIpv6(ol: OpenvpnLab, prefix: string): void {
   execFileSync('ip', ['-n', ol.nsS, 'addr', 'add', `${SERVER_V6}/64`, 'dev', `${prefix}a`, 'nodad']);
   execFileSync('ip', ['-n', ol.nsC, 'addr', 'add', `${CLIENT_V6}/64`, 'dev', `${prefix}b`, 'nodad']);
+}
+
+/**
+ * Names for the client's namespace only: `ip netns exec` binds /etc/netns/<ns>/hosts over
+ * /etc/hosts (and gai.conf, the resolver's address order, when given). Returns the undo (removes
+ * the folder, which did not exist before).
+ */
+function clientHosts(ol: OpenvpnLab, lines: string[], gai?: string[]): () => void {
+  const dir = join('/etc/netns', ol.nsC);
+  assert.equal(existsSync(dir), false, `${dir} exists already`);
+  mkdirSync(dir, { recursive: true });
+  const undo = () => {
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmdirSync('/etc/netns'); // only when empty: another lab may use it
+    } catch {}
+  };
+  try {
+    writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+    if (gai !== undefined) writeFileSync(join(dir, 'gai.conf'), `${gai.join('\n')}\n`);
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  return undo;
 }
 
 /** The icmp_seq numbers ping did not get an answer for. */
@@ -132,13 +160,22 @@ const skip = !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : 
 describe('ovpn-ts client over TCP against OpenVPN 2.6 (netns)', { skip, timeout: 120_000 }, () => {
   let ol: OpenvpnLab;
   let client: ClientProcess | undefined;
+  let undoHosts = () => {};
 
   before(async () => {
     ol = await startOpenvpnLab('ovpa', { serverArgs: ['--proto', 'tcp6-server', '--reneg-sec', '4'] });
     addIpv6(ol, 'ovpa');
+    // a name with an IPv6 address nobody answers at (on the link) and the server's IPv4 one, IPv6
+    // first (RFC 3484's table: every IPv6 address before IPv4)
+    undoHosts = clientHosts(
+      ol,
+      ['fd97:1::99 ovpa-server.test', `${SERVER_LINK} ovpa-server.test`],
+      ['precedence ::1/128 50', 'precedence ::/0 40', 'precedence ::ffff:0:0/96 10'],
+    );
   });
 
   after(async () => {
+    undoHosts();
     if (client !== undefined) await stopClient(client);
     assert.deepEqual((await ol?.cleanup()) ?? [], []);
   });
@@ -185,6 +222,19 @@ describe('ovpn-ts client over TCP against OpenVPN 2.6 (netns)', { skip, timeout:
     client = undefined;
   });
 
+  it('with proto tcp and a name, tries its addresses in order until one connects (connect-timeout)', async () => {
+    client = await startClient(ol, ['proto tcp', 'connect-timeout 2'], 'ovpa5', 'ovpa-server.test');
+    const attempts = logged(client, /Attempting to establish TCP connection with/);
+    assert.equal(attempts.length, 2, client.tail());
+    assert.match(attempts[0], /\[AF_INET6\]fd97:1::99:1194/);
+    assert.match(attempts[1], /\[AF_INET\]10\.97\.0\.1:1194/);
+    assert.equal(logged(client, /TCP: connect to \[AF_INET6\]fd97:1::99:1194 failed: .*timed out/).length, 1);
+    assert.equal(logged(client, /TCP_CLIENT link remote: \[AF_INET\]10\.97\.0\.1:1194/).length, 1);
+    await ping(ol, client, 3, '0.2');
+    await stopClient(client);
+    client = undefined;
+  });
+
   it('reports the server closing the connection and exits 1 when the server is killed', async () => {
     // connect-retry-max 1: with reconnection, one more (refused) attempt and the end, as in 2.6
     client = await startClient(ol, ['proto tcp', 'connect-retry-max 1'], 'ovpa3');
@@ -221,20 +271,29 @@ describe('ovpn-ts client over UDP to an IPv6 remote against OpenVPN 2.6 (netns)'
   let ol: OpenvpnLab;
   let client: ClientProcess | undefined;
 
+  let undoHosts = () => {};
+
   before(async () => {
     ol = await startOpenvpnLab('ovpb', { serverArgs: ['--proto', 'udp6'] });
     addIpv6(ol, 'ovpb');
+    undoHosts = clientHosts(ol, [`${SERVER_V6} ovpb-server.test`]);
   });
 
   after(async () => {
+    undoHosts();
     if (client !== undefined) await stopClient(client);
     assert.deepEqual((await ol?.cleanup()) ?? [], []);
   });
 
-  for (const proto of ['udp6', 'udp']) {
-    it(`connects with proto ${proto} to ${SERVER_V6}, pings, and counts the packets`, async () => {
+  for (const [proto, host] of [
+    ['udp6', SERVER_V6],
+    ['udp', SERVER_V6],
+    ['udp', 'ovpb-server.test'],
+  ]) {
+    it(`connects with proto ${proto} to ${host}, pings, and counts the packets`, async () => {
       const mark = ol.serverLog.length;
-      client = await startClient(ol, [`proto ${proto}`], `ovpb${proto}`, SERVER_V6);
+      const tun = `ovpb${proto}${host === SERVER_V6 ? '' : 'n'}`;
+      client = await startClient(ol, [`proto ${proto}`], tun, host);
       assert.equal(logged(client, /UDP link remote: \[AF_INET6\]fd97:1::1:1194/).length, 1);
       await ping(ol, client, 5, '0.2');
       const peer = await stats(client);
@@ -245,7 +304,7 @@ describe('ovpn-ts client over UDP to an IPv6 remote against OpenVPN 2.6 (netns)'
         serverLog.some((l) => l.includes(`[AF_INET6]${CLIENT_V6}`)),
         serverLog.slice(-20).join('\n'),
       );
-      await assertOccAsExpected(ol, client, `ovpb${proto}.ovpn`);
+      await assertOccAsExpected(ol, client, `${tun}.ovpn`);
       await stopClient(client);
       client = undefined;
     });
