@@ -212,12 +212,24 @@ describe('ovpn-ts client over TCP against OpenVPN 2.6 (netns)', { skip, timeout:
     client = undefined;
   });
 
-  it('connects to an IPv6 remote with proto tcp6 and pings', async () => {
+  it('connects to an IPv6 remote with proto tcp6, pings, and again after a restart (SIGUSR1)', async () => {
     client = await startClient(ol, ['proto tcp6'], 'ovpa2', SERVER_V6);
     assert.equal(logged(client, /TCP_CLIENT link remote: \[AF_INET6\]fd97:1::1:1194/).length, 1);
     await ping(ol, client, 5, '0.2');
     const peer = await stats(client);
     assert.ok(peer['vpn-rx-packets'] >= 5, JSON.stringify(peer));
+    // the restart closes the stream and makes a new connection: the server sees both
+    const mark = ol.serverLog.length;
+    const again = client.waitEvent('up', 25_000);
+    client.command('restart');
+    await again;
+    await ol.waitServerLog(
+      /Connection reset|connection-reset|SIGTERM\[soft,connection-reset\]/,
+      10_000,
+      mark,
+    );
+    await ol.waitServerLog(/Peer Connection Initiated/, 10_000, mark);
+    await ping(ol, client, 3, '0.2');
     await stopClient(client);
     client = undefined;
   });
