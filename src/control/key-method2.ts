@@ -45,14 +45,18 @@ export interface KeyMethod2Message {
   keySource: KeySource;
   /** The OCC options string (§6). */
   options: string;
-  /** Absent (a zero length) when undefined. With credentials, a client sends both. */
+  /**
+   * Absent (a zero length) when undefined. With credentials, a client sends both. The password may
+   * be given as bytes (which the caller can zero afterwards).
+   */
   username?: string;
-  password?: string;
+  password?: string | Uint8Array;
   /** The peer-info block (see `buildPeerInfo`); absent when undefined (a server sends none). */
   peerInfo?: string;
 }
 
-export interface DecodedKeyMethod2 extends KeyMethod2Message {
+export interface DecodedKeyMethod2 extends Omit<KeyMethod2Message, 'password'> {
+  password?: string;
   /**
    * The username or password was longer than USER_PASS_LEN: a 2.6 server skips it and fails the
    * authentication with "Username or password is too long" instead of failing the TLS session.
@@ -62,13 +66,19 @@ export interface DecodedKeyMethod2 extends KeyMethod2Message {
 
 export type Role = 'client' | 'server';
 
-function stringBytes(s: string, what: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
+function stringBytes(s: string | Uint8Array, what: string): Buffer {
+  const b =
+    typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s.buffer, s.byteOffset, s.byteLength);
   if (b.includes(0)) throw einval(`key-method 2: the ${what} contains a NUL byte`);
   return b;
 }
 
-function pushString(parts: Buffer[], s: string | undefined, what: string, maxLen?: number): void {
+function pushString(
+  parts: Buffer[],
+  s: string | Uint8Array | undefined,
+  what: string,
+  maxLen?: number,
+): void {
   if (s === undefined) {
     parts.push(Buffer.alloc(2)); // write_empty_string
     return;

@@ -16,8 +16,10 @@ import type { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions } from '../config/client-options.js';
 import { type ReadFileFn, readFileRef } from '../config/load.js';
 import {
+  type ControlMessage,
   ControlMessageReader,
   encodeControlMessage,
+  exitMessage,
   PushReplyAssembler,
   parseControlMessage,
   pushRequest,
@@ -33,11 +35,13 @@ import {
 import { buildPeerInfo, decodeKeyMethod2, encodeKeyMethod2, type KeySource } from '../control/key-method2.js';
 import { maxControlPayload } from '../control/reliable.js';
 import { ClientSession } from '../control/session.js';
+import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
 import { makeControlWrap } from './control-wrap.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
 import { applyNetConfig } from './net-config.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
+import { type ServerCommand, serverMessage, waitUntil } from './server-messages.js';
 import { TlsChannel, type TlsChannelOptions, tlsVersion } from './tls-channel.js';
 import { occLinkMtu, occProto, openServerTransport, releaseServerTransport } from './transport-connect.js';
 
@@ -61,6 +65,17 @@ export interface ClientRunOptions {
   ifname?: string;
   /** Called once when the tunnel fails after `connect` resolved (a renegotiation failed, the peer went...). */
   onFailure?: (e: Error) => void;
+  /**
+   * Username/password and auth-token, kept across connections by the caller (default: one of this
+   * client's own, from the options, asking on the terminal).
+   */
+  auth?: AuthUserPass;
+  /**
+   * The server asked for a restart or an end (AUTH_FAILED, RESTART, HALT, EXIT): the owner of the
+   * lifecycle acts on it (server-messages.ts). Called at most once. Without it, such a message fails
+   * the connection.
+   */
+  onServerCommand?: (cmd: ServerCommand) => void;
 }
 
 export interface ClientUp {
@@ -114,12 +129,18 @@ export class OpenvpnClient {
   private peerInfoText = '';
   /** Abandons a TCP connect in progress when the client is closed. */
   private readonly abandon = new AbortController();
+  private readonly auth: AuthUserPass;
+  /** The server pushed `protocol-flags cc-exit`: the exit notification is the control message EXIT. */
+  private ccExit = false;
+  private commanded = false;
 
   constructor(
     private readonly api: OvpnApi,
     private readonly options: ClientOptions,
     private readonly run: ClientRunOptions,
-  ) {}
+  ) {
+    this.auth = run.auth ?? new AuthUserPass({ readFile: run.readFile, log: run.log }, options);
+  }
 
   /** Connects to the first remote; resolves once the tunnel is up. Call `close` afterwards, or on failure. */
   async connect(): Promise<ClientUp> {
@@ -133,6 +154,7 @@ export class OpenvpnClient {
     const cert = o.cert === undefined ? undefined : Buffer.from(await readFileRef(o.cert, rf, 'cert'));
     const key = o.key === undefined ? undefined : Buffer.from(await readFileRef(o.key, rf, 'key'));
     const wrap = await makeControlWrap(ce.tlsWrap, o, rf);
+    await this.auth.prepare();
     const server = await openServerTransport(ce, { log, signal: this.abandon.signal });
     if (this.closed) {
       releaseServerTransport(server);
@@ -203,22 +225,19 @@ export class OpenvpnClient {
     const peerInfo = buildPeerInfo({
       version: IV_VER,
       dataCiphers: o.dataCiphers,
-      features: { ccExit: false },
     });
     this.occ = occString(o);
     this.peerInfoText = peerInfo;
     const plaintext = this.readPlaintext(tls);
-    await Promise.race([
-      tls.write(encodeKeyMethod2({ keySource: mine, options: this.occ, peerInfo }, 'client')),
-      failed,
-    ]);
+    await Promise.race([this.writeKeyMethod2(tls, mine), failed]);
     const theirs = await Promise.race([plaintext.keyMethod2, failed]);
     log(`Peer options: ${theirs.options}`);
     this.pushTimer = setTimeout(() => this.sendPushRequest(), PUSH_REQUEST_FIRST_MS);
     const pushedOptions = await Promise.race([plaintext.pushReply, failed]);
     clearTimeout(this.pushTimer);
-    log(`PUSH: Received control message: 'PUSH_REPLY,${pushedOptions.join(',')}'`);
-    const pushed = parsePushedOptions(pushedOptions);
+    log(`PUSH: Received control message: '${redactControlMessage(`PUSH_REPLY,${pushedOptions.join(',')}`)}'`);
+    const pushed = parsePushedOptions(pushedOptions.map(redactControlMessage));
+    this.ccExit = pushed.protocolFlags.includes('cc-exit');
 
     const cipher = pushed.cipher;
     if (cipher === undefined || !o.dataCiphers.includes(cipher))
@@ -259,7 +278,7 @@ export class OpenvpnClient {
       ifname: link.ifname,
       ifindex: link.ifindex,
       pushed,
-      pushedOptions,
+      pushedOptions: pushedOptions.map(redactControlMessage),
       cipher,
       peerId: pushed.peerId,
       keyDerivation: pushed.tlsEkm ? 'tls-ekm' : 'prf',
@@ -318,15 +337,15 @@ export class OpenvpnClient {
       for (const text of reader.push(chunk)) {
         const m = parseControlMessage(text);
         if (m.type === 'PUSH_REPLY') {
+          // after the tunnel is up, a PUSH_REPLY renews the auth-token (auth_token.c)
+          if (this.up) this.run.log(`PUSH: Received control message: '${redactControlMessage(text)}'`);
           const a = assembler.add(m.reply);
-          if (a.state === 'done') gotPush(a.options);
-          else if (a.state === 'error') this.fail(new Error('bad push-continuation in PUSH_REPLY'));
-        } else if (m.type === 'AUTH_FAILED') {
-          this.fail(new Error(`AUTH_FAILED${m.reason === undefined ? '' : `,${m.reason}`}`));
-        } else if (m.type === 'RESTART' || m.type === 'HALT') {
-          this.fail(new Error(`the server sent ${m.type}${m.message ? `,${m.message}` : ''}`));
+          if (a.state === 'done') {
+            this.auth.applyPushed(a.options);
+            gotPush(a.options);
+          } else if (a.state === 'error') this.fail(new Error('bad push-continuation in PUSH_REPLY'));
         } else {
-          this.run.log(`control message ignored: ${text}`);
+          this.serverMessage(m, text);
         }
       }
     });
@@ -380,9 +399,7 @@ export class OpenvpnClient {
       random2: randomBytes(32),
     };
     const plaintext = this.readPlaintext(tls);
-    await tls.write(
-      encodeKeyMethod2({ keySource: mine, options: this.occ, peerInfo: this.peerInfoText }, 'client'),
-    );
+    await this.writeKeyMethod2(tls, mine);
     if (!current()) return;
     // the ack of the server's key-method 2 waits until our new key can decrypt (see holdAcks)
     session.holdAcks(keyId, true);
@@ -430,6 +447,71 @@ export class OpenvpnClient {
       this.run.log(`TLS: soft reset on key-swap-ntf, new key-id ${session.keyId}`);
     }
     this.queuePump();
+  }
+
+  /**
+   * Our key-method 2 in a TLS write of its own, with the username and password or the auth-token
+   * (ssl.c key_method_2_write); the plaintext copy is zeroed once TLS has taken it.
+   */
+  private async writeKeyMethod2(tls: TlsChannel, mine: KeySource): Promise<void> {
+    const cred = await this.auth.forKeyMethod2();
+    const msg = encodeKeyMethod2(
+      { keySource: mine, options: this.occ, peerInfo: this.peerInfoText, ...cred },
+      'client',
+    );
+    cred?.password.fill(0);
+    try {
+      await tls.write(msg);
+    } finally {
+      msg.fill(0);
+    }
+  }
+
+  /** A control message other than PUSH_REPLY (server-messages.ts). */
+  private serverMessage(m: ControlMessage, text: string): void {
+    if (this.closed) return;
+    const r = serverMessage(m, text, this.auth);
+    for (const line of r.log) this.run.log(line);
+    const cmd = r.command;
+    if (cmd === undefined || this.commanded) return;
+    this.commanded = true;
+    if (this.run.onServerCommand !== undefined) this.run.onServerCommand(cmd);
+    else this.fail(new Error(cmd.authFailed ? cmd.message : `the server sent ${cmd.message}`));
+  }
+
+  /**
+   * explicit-exit-notify before a clean exit (sig.c process_explicit_exit_notification_init): the
+   * control message EXIT when the server pushed `protocol-flags cc-exit`, then a wait until the
+   * server has acked it, at most N seconds (2.6 always waits the N seconds). The data-channel
+   * OCC_EXIT of servers without cc-exit is not sent. Never throws.
+   */
+  async exitNotify(): Promise<void> {
+    const n = this.options.connections[0]?.explicitExitNotify ?? 0;
+    const tls = this.tls;
+    const session = this.session;
+    if (n <= 0 || !this.up || this.closed || tls === undefined || session === undefined) return;
+    if (!this.ccExit) {
+      this.run.log(
+        'WARNING: explicit-exit-notify: the server did not push protocol-flags cc-exit and ovpn-ts does not send the data-channel OCC_EXIT: the server sees the exit at its keepalive timeout',
+      );
+      return;
+    }
+    this.run.log('SIGTERM received, sending exit notification to peer');
+    const deadline = Date.now() + n * 1000;
+    const gone = () => this.closed || session.state === 'failed';
+    try {
+      const sent = await Promise.race([
+        tls.write(encodeControlMessage(exitMessage())).then(() => true),
+        waitUntil(gone, n * 1000).then(() => false),
+      ]);
+      // the ciphertext is queued through a setImmediate pump: let it reach the session first
+      await new Promise((r) => setImmediate(r));
+      const acked =
+        sent && (await waitUntil(() => gone() || session.sendIdle, Math.max(0, deadline - Date.now())));
+      if (!acked || gone()) this.run.log('explicit-exit-notify: the server did not ack EXIT in time');
+    } catch (e) {
+      this.run.log(`explicit-exit-notify: ${(e as Error).message}`);
+    }
   }
 
   private sendPushRequest(): void {

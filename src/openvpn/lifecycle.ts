@@ -86,26 +86,30 @@ export class Lifecycle<O, C extends LifecycleClient<U>, U> {
     this.connect();
   }
 
-  /** A signal (or its equivalent: the `--json` mode's `quit` is SIGTERM). */
-  signal(sig: LifecycleSignal): void {
+  /**
+   * A signal (or its equivalent: the `--json` mode's `quit` is SIGTERM). With a `reason` it is a soft
+   * signal the connection raised itself (2.6's `SIGTERM[soft,auth-failure]`).
+   */
+  signal(sig: LifecycleSignal, reason?: string): void {
     const s = this.stateNow;
     if (s === 'exiting' || s === 'exited') return;
+    const how = reason === undefined ? 'hard,' : `soft,${reason}`;
     switch (sig) {
       case 'SIGTERM':
       case 'SIGINT':
-        this.hooks.log(1, `${sig}[hard,] received, process exiting`);
+        this.hooks.log(1, `${sig}[${how}] received, process exiting`);
         if (s === 'reloading') this.exitWanted = true;
         else void this.exit(0);
         return;
       case 'SIGUSR1':
         if (s === 'idle' || s === 'reloading') return;
-        this.hooks.log(1, 'SIGUSR1[hard,] received, process restarting');
+        this.hooks.log(1, `SIGUSR1[${how}] received, process restarting`);
         this.closeClient();
         this.connect();
         return;
       case 'SIGHUP':
         if (s === 'idle' || s === 'reloading') return;
-        this.hooks.log(1, 'SIGHUP[hard,] received, process restarting');
+        this.hooks.log(1, `SIGHUP[${how}] received, process restarting`);
         void this.reload();
     }
   }

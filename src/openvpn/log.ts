@@ -72,6 +72,8 @@ export class Logger {
  * OpenVPN 2.6 prints the corresponding message. Unknown messages are detail (3).
  */
 export function clientMessageLevel(msg: string): number {
+  // receive_auth_failed logs at M_VERB0
+  if (msg.startsWith('AUTH: ')) return LOG_FATAL;
   if (msg.startsWith('ERROR') || msg.startsWith('WARNING')) return LOG_INFO;
   if (
     msg === 'Initialization Sequence Completed' ||
@@ -82,7 +84,10 @@ export function clientMessageLevel(msg: string): number {
     msg.startsWith('TCP connection established') ||
     msg.startsWith('TCP: connect to') ||
     msg.startsWith('Data Channel:') ||
-    msg.startsWith('net: ')
+    msg.startsWith('net: ') ||
+    msg.startsWith('Connection reset command') ||
+    msg.startsWith('Halt command') ||
+    msg.startsWith('SIGTERM received, sending exit')
   )
     return LOG_INFO;
   if (msg.startsWith('Control Channel:') || msg.startsWith('PUSH:') || msg.startsWith('SENT CONTROL'))

@@ -17,6 +17,7 @@ import { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions, FileRef } from '../config/client-options.js';
 import { loadClientConfig } from '../config/load.js';
 import { DAEMON_CHILD_ENV, parseProgramArgs, programVersion, usageText, versionText } from './args.js';
+import { AuthUserPass } from './auth-user-pass.js';
 import { type ClientUp, OpenvpnClient } from './client.js';
 import { removePidFile, startDaemonChild, writePidFile } from './daemonize.js';
 import { Lifecycle, type LifecycleSignal } from './lifecycle.js';
@@ -30,6 +31,7 @@ import {
   type LogSink,
   streamSink,
 } from './log.js';
+import type { ServerCommand } from './server-messages.js';
 
 function jsonLine(o: Record<string, unknown>): string {
   return `${JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`;
@@ -79,6 +81,18 @@ async function main(argv: string[]): Promise<number> {
     if (json) {
       process.stderr.write('Options error: --daemon cannot be combined with --json\n');
       return 1;
+    }
+    // 2.6 asks for passwords before it daemonizes; the background process has no terminal to ask on
+    if (first.authUserPass !== undefined) {
+      const check = new AuthUserPass({ readFile: readFileFn, prompter: () => undefined }, first);
+      try {
+        await check.prepare();
+      } catch (e) {
+        process.stderr.write(`Options error: --daemon: ${(e as Error).message}\n`);
+        return 1;
+      } finally {
+        check.forget();
+      }
     }
     try {
       await startDaemonChild({
@@ -138,6 +152,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const api = new OvpnApi();
+  const clientLog = (m: string) => logger.log(clientMessageLevel(m), m);
+  // the credentials and auth-token outlive each connection, as 2.6's do
+  const auth = new AuthUserPass({ readFile: readFileFn, log: clientLog }, first);
+  // AUTH_FAILED, RESTART, HALT, EXIT from the server: a soft signal with 2.6's reason
+  const onServerCommand = (cmd: ServerCommand) => {
+    if (cmd.authFailed && cmd.kind === 'halt') emit({ event: 'error', message: cmd.message });
+    lifecycle.signal(cmd.kind === 'halt' ? 'SIGTERM' : 'SIGUSR1', cmd.reason);
+  };
   const lifecycle = new Lifecycle<ClientOptions, OpenvpnClient, ClientUp>(
     {
       load: async () => {
@@ -148,26 +170,21 @@ async function main(argv: string[]): Promise<number> {
       create: (o) => {
         const c: OpenvpnClient = new OpenvpnClient(api, o, {
           readFile: readFileFn,
-          log: (m) => logger.log(clientMessageLevel(m), m),
+          log: clientLog,
+          auth,
+          onServerCommand,
           onFailure: (e) => lifecycle.lost(c, e),
         });
         return c;
       },
       log: (level, msg) => logger.log(level, msg),
-      configured: (o) => logger.setVerb(o.verb),
+      configured: (o) => {
+        logger.setVerb(o.verb);
+        auth.configure(o);
+      },
       up: (up) => emit({ event: 'up', ...up }),
       failed: (e, c) => emit({ event: 'error', message: e.message, drops: c.drops() }),
-      beforeExit: async (c, o) => {
-        if ((o.connections[0]?.explicitExitNotify ?? 0) <= 0) return;
-        // OpenvpnClient does not send the exit notification yet; use it once it has `exitNotify()`.
-        const notify: unknown = (c as { exitNotify?: unknown }).exitNotify;
-        if (typeof notify === 'function') await (notify as () => Promise<void>).call(c);
-        else
-          logger.log(
-            LOG_INFO,
-            'WARNING: explicit-exit-notify is not sent yet by ovpn-ts: the server sees the exit at its keepalive timeout',
-          );
-      },
+      beforeExit: (c) => c.exitNotify(),
     },
     first,
   );

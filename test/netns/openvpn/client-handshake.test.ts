@@ -57,7 +57,7 @@ describe('ovpn-ts client against OpenVPN 2.6 (netns)', {
     assert.equal(pushed.pingRestart, 60);
     assert.equal(pushed.routeGateway, SERVER_VPN);
     const log = ol.serverLog.join('\n');
-    assert.match(log, /peer info: IV_PROTO=14/);
+    assert.match(log, /peer info: IV_PROTO=142/);
     assert.match(log, /Peer Connection Initiated/);
     assert.match(log, /SENT CONTROL \[ovhs-client\]: 'PUSH_REPLY,/);
   });

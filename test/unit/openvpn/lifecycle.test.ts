@@ -181,4 +181,18 @@ describe('client lifecycle', () => {
     assert.equal(clients.length, 1);
     assert.equal(clients[0].closed, 1);
   });
+
+  it('a soft signal from the connection (AUTH_FAILED, RESTART) carries its reason in the log', async () => {
+    const { lc, clients, events } = harness();
+    lc.start();
+    lc.signal('SIGUSR1', 'server-pushed-connection-reset');
+    assert.equal(clients.length, 2);
+    assert.ok(
+      events.includes('log1 SIGUSR1[soft,server-pushed-connection-reset] received, process restarting'),
+    );
+    lc.signal('SIGTERM', 'auth-failure');
+    assert.equal(await lc.done, 0);
+    assert.ok(events.includes('log1 SIGTERM[soft,auth-failure] received, process exiting'));
+    assert.equal(clients[1].closed, 1);
+  });
 });
