@@ -499,18 +499,23 @@ export class OpenvpnClient {
     this.run.log('SIGTERM received, sending exit notification to peer');
     const deadline = Date.now() + n * 1000;
     const gone = () => this.closed || session.state === 'failed';
+    let timer: NodeJS.Timeout | undefined;
     try {
       const sent = await Promise.race([
         tls.write(encodeControlMessage(exitMessage())).then(() => true),
-        waitUntil(gone, n * 1000).then(() => false),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), n * 1000);
+        }),
       ]);
-      // the ciphertext is queued through a setImmediate pump: let it reach the session first
+      // let the TLS engine's ciphertext reach the session before asking whether all is acked
       await new Promise((r) => setImmediate(r));
       const acked =
         sent && (await waitUntil(() => gone() || session.sendIdle, Math.max(0, deadline - Date.now())));
       if (!acked || gone()) this.run.log('explicit-exit-notify: the server did not ack EXIT in time');
     } catch (e) {
       this.run.log(`explicit-exit-notify: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
