@@ -14,7 +14,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions } from '../config/client-options.js';
-import { type ReadFileFn, readFileRef } from '../config/load.js';
+import type { ReadFileFn } from '../config/load.js';
 import {
   type ControlMessage,
   ControlMessageReader,
@@ -42,7 +42,8 @@ import { DcoKeys } from './dco-keys.js';
 import { applyNetConfig } from './net-config.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
 import { type ServerCommand, serverMessage, waitUntil } from './server-messages.js';
-import { TlsChannel, type TlsChannelOptions, tlsVersion } from './tls-channel.js';
+import { TlsChannel, type TlsChannelOptions } from './tls-channel.js';
+import { loadTlsConfig } from './tls-config.js';
 import { occLinkMtu, occProto, openServerTransport, releaseServerTransport } from './transport-connect.js';
 
 /** The version we announce in IV_VER. */
@@ -147,12 +148,9 @@ export class OpenvpnClient {
     const o = this.options;
     const ce = o.connections[0];
     if (ce === undefined) throw new Error('no remote in the configuration');
-    if (o.ca === undefined) throw new Error('a CA (ca) is required');
     const log = this.run.log;
     const rf = this.run.readFile;
-    const ca = Buffer.from(await readFileRef(o.ca, rf, 'ca'));
-    const cert = o.cert === undefined ? undefined : Buffer.from(await readFileRef(o.cert, rf, 'cert'));
-    const key = o.key === undefined ? undefined : Buffer.from(await readFileRef(o.key, rf, 'key'));
+    const tlsConfig = await loadTlsConfig(o, rf);
     const wrap = await makeControlWrap(ce.tlsWrap, o, rf);
     await this.auth.prepare();
     const server = await openServerTransport(ce, { log, signal: this.abandon.signal });
@@ -202,13 +200,7 @@ export class OpenvpnClient {
       (keyId) => this.keyExhausted(keyId),
     );
     session.start(Date.now());
-    this.tlsOptions = {
-      ca,
-      cert,
-      key,
-      minVersion: tlsVersion(o.tlsVersionMin),
-      requireServerEku: o.remoteCertTls === 'server',
-    };
+    this.tlsOptions = { tls: tlsConfig };
     const tls = this.newTls(0);
     this.tls = tls;
     this.pump();

@@ -4,23 +4,17 @@
  * delivered in order (control-plane.md §6). No SNI, no ALPN; the certificate checks are OpenVPN's, made
  * here on `secureConnect` because Node's own (host name, CRL on every CA) are not OpenVPN's.
  */
-import { X509Certificate } from 'node:crypto';
 import { Duplex } from 'node:stream';
-import { connect, type SecureVersion, type TLSSocket } from 'node:tls';
+import { connect, type DetailedPeerCertificate, type SecureVersion, type TLSSocket } from 'node:tls';
+import { checkServerChain, ServerCheckError } from './cert-checks.js';
+import type { TlsConfig } from './tls-config.js';
 
 export interface TlsChannelOptions {
-  ca: Buffer;
-  cert: Buffer | undefined;
-  key: Buffer | undefined;
-  minVersion: SecureVersion;
-  /** `remote-cert-tls server`: the server's certificate must carry the serverAuth EKU. */
-  requireServerEku: boolean;
+  /** The secure context, TLS versions and server checks (tls-config.ts loadTlsConfig). */
+  tls: TlsConfig;
   /** Ciphertext the TLS engine wrote: goes to the control core. */
   onCiphertext: (data: Buffer) => void;
 }
-
-/** OID of the TLS Web Server Authentication extended key usage. */
-const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
   '1.0': 'TLSv1',
@@ -36,10 +30,10 @@ export function tlsVersion(v: string): SecureVersion {
 export class TlsChannel {
   readonly socket: TLSSocket;
   private readonly transport: Duplex;
-  private readonly requireServerEku: boolean;
+  private readonly config: TlsConfig;
 
   constructor(opts: TlsChannelOptions) {
-    this.requireServerEku = opts.requireServerEku;
+    this.config = opts.tls;
     this.transport = new Duplex({
       read() {
         // pushed from `ciphertextIn`
@@ -51,12 +45,11 @@ export class TlsChannel {
     });
     this.socket = connect({
       socket: this.transport,
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      minVersion: opts.minVersion,
+      secureContext: opts.tls.secureContext,
+      minVersion: opts.tls.minVersion,
+      maxVersion: opts.tls.maxVersion,
       // the chain is judged in `verify` from authorizationError, the name not at all (OpenVPN checks
-      // no host name; verify-x509-name is its own option)
+      // no host name; verify-x509-name is its own option, in cert-checks.ts)
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
     });
@@ -70,30 +63,47 @@ export class TlsChannel {
   /** Resolves once the handshake is done and the server's certificate passed; rejects otherwise. */
   handshake(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
+      const onError = (e: Error) => reject(this.handshakeError(e));
       this.socket.once('error', onError);
       this.socket.once('secureConnect', () => {
         this.socket.off('error', onError);
         const why = this.verify();
         if (why === undefined) resolve();
-        else reject(new Error(why));
+        else reject(new ServerCheckError(why));
       });
     });
   }
 
+  /** A TLS failure as OpenVPN reports it, with OpenSSL's reason and the TLS versions allowed. */
+  private handshakeError(e: Error): Error {
+    const reason = (e as { reason?: unknown }).reason;
+    const why = typeof reason === 'string' && reason !== '' ? reason : e.message;
+    const { minVersion, maxVersion } = this.config;
+    const versions = /version|protocol/i.test(why)
+      ? ` (tls-version-min ${minVersion.replace(/^TLSv1$/, 'TLSv1.0').slice(4)}${maxVersion === undefined ? '' : `, tls-version-max ${maxVersion.replace(/^TLSv1$/, 'TLSv1.0').slice(4)}`})`
+      : '';
+    return new Error(`TLS Error: TLS handshake failed: ${why}${versions}`);
+  }
+
   /** Why the server's certificate is refused, or undefined (ssl_verify_openssl.c verify_callback). */
   private verify(): string | undefined {
-    if (!this.socket.authorized) {
-      const err = String(this.socket.authorizationError ?? 'unknown error');
-      if (err !== 'UNABLE_TO_GET_CRL') return `VERIFY ERROR: ${err}`;
+    const chain: Buffer[] = [];
+    let c: DetailedPeerCertificate | undefined = this.socket.getPeerCertificate(true);
+    while (c?.raw !== undefined && chain.length <= 32) {
+      chain.push(c.raw);
+      // the root is its own issuer
+      if (
+        c.issuerCertificate === undefined ||
+        c.issuerCertificate === c ||
+        c.issuerCertificate.raw?.equals(c.raw)
+      )
+        break;
+      c = c.issuerCertificate;
     }
-    if (this.requireServerEku) {
-      const raw = this.socket.getPeerX509Certificate?.();
-      const eku = raw instanceof X509Certificate ? raw.keyUsage : undefined;
-      if (!eku?.includes(EKU_SERVER_AUTH))
-        return 'remote-cert-tls server: the certificate has no TLS Web Server Authentication EKU';
-    }
-    return undefined;
+    const err = this.socket.authorized
+      ? undefined
+      : String(this.socket.authorizationError ?? 'unknown error');
+    return checkServerChain(chain, err, this.config.checks);
   }
 
   /** Writes `data` as one TLS write and resolves once TLS has taken it (its own record). */

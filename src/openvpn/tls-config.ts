@@ -1,0 +1,261 @@
+/**
+ * From the client options to what a TLS session needs: the node:tls secure context (CA, certificate
+ * and key or PKCS#12, passphrase from `askpass`, TLS versions, cipher lists, groups, the security
+ * level of `tls-cert-profile`) and the server checks of cert-checks.ts (with the CRLs read).
+ * OpenVPN 2.6 ssl.c init_ssl and ssl_openssl.c tls_ctx_set_tls_versions, tls_ctx_restrict_ciphers,
+ * tls_ctx_restrict_ciphers_tls13, tls_ctx_set_cert_profile, tls_ctx_set_tls_groups,
+ * tls_ctx_load_pkcs12.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type SecureVersion } from 'node:tls';
+import type { ClientOptions } from '../config/client-options.js';
+import { type ReadFileFn, readFileRef } from '../config/load.js';
+import { type Crl, parseCrlPem, type ServerCheckOptions } from './cert-checks.js';
+
+/** What every TLS session of one connection shares. */
+export interface TlsConfig {
+  secureContext: SecureContext;
+  checks: ServerCheckOptions;
+  minVersion: SecureVersion;
+  maxVersion: SecureVersion | undefined;
+}
+
+const TLS_VERSIONS: Record<string, SecureVersion> = {
+  '1.0': 'TLSv1',
+  '1.1': 'TLSv1.1',
+  '1.2': 'TLSv1.2',
+  '1.3': 'TLSv1.3',
+};
+
+/** tls_ctx_restrict_ciphers' list when `tls-cipher` is not given. */
+export const OPENVPN_DEFAULT_TLS12_CIPHERS = 'DEFAULT:!EXP:!LOW:!MEDIUM:!kDH:!kECDH:!DSS:!PSK:!SRP:!kRSA';
+
+/** tls_ctx_set_cert_profile: OpenSSL security levels; none given is `legacy`. */
+const CERT_PROFILE_LEVEL: Record<string, number> = { insecure: 0, legacy: 1, preferred: 2, suiteb: 3 };
+
+/**
+ * The IANA names OpenVPN accepts in `tls-cipher` (`TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384`), turned
+ * into OpenSSL's (`ECDHE-RSA-AES256-GCM-SHA384`) as tls_get_cipher_name_pair does, for the
+ * certificate-based key exchanges (ECDHE-ECDSA, ECDHE-RSA, DHE-RSA, DHE-DSS, RSA) with AES, Camellia,
+ * ARIA or ChaCha20-Poly1305. Anything else (OpenSSL names, `DEFAULT`, `!aNULL`, PSK suites) passes
+ * unchanged, as OpenVPN passes a name it cannot translate.
+ */
+export function opensslCipherName(name: string): string {
+  const m =
+    /^TLS[-_](ECDHE[-_]ECDSA|ECDHE[-_]RSA|DHE[-_]RSA|DHE[-_]DSS|RSA)[-_]WITH[-_](AES|CAMELLIA|ARIA)[-_](128|256)[-_](GCM|CCM|CCM[-_]8|CBC)(?:[-_](SHA\d*))?$/i.exec(
+      name,
+    );
+  if (m !== null) {
+    let kx = m[1].toUpperCase().replace('_', '-');
+    const alg = m[2].toUpperCase();
+    const mode = m[4].toUpperCase().replace(/[-_]/, '');
+    const mac = m[5]?.toUpperCase();
+    if (kx === 'RSA') kx = '';
+    else if (kx === 'ECDHE-RSA' && alg === 'ARIA') kx = 'ECDHE';
+    const parts = [
+      kx,
+      `${alg}${m[3]}`,
+      mode === 'CBC' ? '' : mode,
+      mode.startsWith('CCM') ? '' : (mac ?? ''),
+    ];
+    return parts.filter((p) => p !== '').join('-');
+  }
+  const c =
+    /^TLS[-_](ECDHE[-_]ECDSA|ECDHE[-_]RSA|DHE[-_]RSA)[-_]WITH[-_]CHACHA20[-_]POLY1305[-_]SHA256$/i.exec(name);
+  if (c !== null) return `${c[1].toUpperCase().replace('_', '-')}-CHACHA20-POLY1305`;
+  return name;
+}
+
+/** The `ciphers` string for node:tls: the TLS 1.2 list, the security level, then the TLS 1.3 suites. */
+export function nodeCipherString(
+  o: Pick<ClientOptions, 'tlsCipher' | 'tlsCiphersuites' | 'tlsCertProfile'>,
+): string {
+  const tls12 =
+    o.tlsCipher !== undefined
+      ? o.tlsCipher
+          .split(':')
+          .filter((c) => c !== '')
+          .map(opensslCipherName)
+          .join(':')
+      : OPENVPN_DEFAULT_TLS12_CIPHERS;
+  // convert_tls13_list_to_openssl: `-` becomes `_`
+  const tls13 =
+    o.tlsCiphersuites !== undefined
+      ? o.tlsCiphersuites.replace(/-/g, '_')
+      : DEFAULT_CIPHERS.split(':')
+          .filter((c) => c.startsWith('TLS_'))
+          .join(':');
+  const level = CERT_PROFILE_LEVEL[o.tlsCertProfile ?? 'legacy'] ?? 1;
+  return `${tls12}:@SECLEVEL=${level}:${tls13}`;
+}
+
+function directiveError(directive: string, why: string): Error {
+  return new Error(`${directive}: ${why}`);
+}
+
+/** `askpass FILE` reads its first line (misc.c get_user_pass with a password only). */
+function firstLine(b: Uint8Array): string {
+  return Buffer.from(b).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+/** Asks for the private key's password on the terminal, without echo. */
+async function promptPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw directiveError(
+      'askpass',
+      'no terminal to ask for the private key password on: give a file (askpass FILE)',
+    );
+  }
+  let muted = false;
+  const out = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output: out, terminal: true });
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question(prompt, (a) => resolve(a));
+      muted = true;
+    });
+  } finally {
+    muted = false;
+    process.stderr.write('\n');
+    rl.close();
+  }
+}
+
+/**
+ * Reads the files the TLS sessions need and builds their secure context. Throws with the directive's
+ * name when something cannot be read or is refused by OpenSSL.
+ */
+export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<TlsConfig> {
+  if (o.capath !== undefined && o.ca === undefined) {
+    throw directiveError('capath', 'not supported by ovpn-ts: give the CA certificates with ca');
+  }
+  const fingerprintOnly = o.ca === undefined && o.capath === undefined && o.peerFingerprints.length > 0;
+  const ca = o.ca === undefined ? undefined : Buffer.from(await readFileRef(o.ca, rf, 'ca'));
+  const cert = o.cert === undefined ? undefined : Buffer.from(await readFileRef(o.cert, rf, 'cert'));
+  const key = o.key === undefined ? undefined : Buffer.from(await readFileRef(o.key, rf, 'key'));
+  const extra =
+    o.extraCerts === undefined ? undefined : Buffer.from(await readFileRef(o.extraCerts, rf, 'extra-certs'));
+  let pfx: Buffer | undefined;
+  if (o.pkcs12 !== undefined) {
+    const raw = Buffer.from(await readFileRef(o.pkcs12, rf, 'pkcs12'));
+    // an inline <pkcs12> block is base64 (tls_ctx_load_pkcs12 reads it through a base64 BIO)
+    pfx =
+      o.pkcs12.kind === 'inline' ? Buffer.from(raw.toString('latin1').replace(/\s+/g, ''), 'base64') : raw;
+  }
+  let passphrase: string | undefined;
+  if (o.askpass !== undefined && o.askpass !== 'prompt') {
+    passphrase = firstLine(await readFileRef(o.askpass, rf, 'askpass'));
+  }
+
+  let crls: Crl[] | undefined;
+  let crlDirHas: ((serial: string) => boolean) | undefined;
+  if (o.crlVerify !== undefined) {
+    const ref = o.crlVerify.ref;
+    if (o.crlVerify.dir) {
+      const dir = ref.kind === 'path' ? (isAbsolute(ref.path) ? ref.path : join(ref.dir, ref.path)) : '';
+      if (!existsSync(dir)) throw directiveError('crl-verify', `the CRL directory ${dir} does not exist`);
+      crlDirHas = (serial) => existsSync(join(dir, serial));
+    } else {
+      const text = Buffer.from(await readFileRef(ref, rf, 'crl-verify')).toString('latin1');
+      try {
+        crls = parseCrlPem(text);
+      } catch (e) {
+        throw directiveError('crl-verify', `cannot parse the CRL: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  const minVersion = TLS_VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2';
+  const maxVersion = o.tlsVersionMax === undefined ? undefined : TLS_VERSIONS[o.tlsVersionMax];
+  if (o.tlsVersionMax !== undefined && o.tlsVersionMax < o.tlsVersionMin) {
+    throw directiveError('tls-version-min', `${o.tlsVersionMin} is above tls-version-max ${o.tlsVersionMax}`);
+  }
+
+  const build = (pass: string | undefined): SecureContext =>
+    createSecureContext({
+      // an empty list, not undefined: node:tls would otherwise trust its public root CAs; with
+      // pkcs12 and no ca, the CA certificates in the PKCS#12 file are the trusted ones
+      ca: ca ?? [],
+      cert:
+        cert === undefined
+          ? undefined
+          : extra === undefined
+            ? cert
+            : Buffer.concat([cert, Buffer.from('\n'), extra]),
+      key,
+      pfx,
+      passphrase: pass,
+      minVersion,
+      maxVersion,
+      ciphers: nodeCipherString(o),
+      ecdhCurve: o.tlsGroups,
+    });
+  let secureContext: SecureContext;
+  try {
+    secureContext = build(passphrase);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const needsPass =
+      /bad decrypt|mac verify failure|bad password|interrupted or cancelled|read failed/i.test(msg);
+    if (needsPass && o.askpass === 'prompt' && passphrase === undefined) {
+      const p = await promptPassword('Enter Private Key Password: ');
+      try {
+        secureContext = build(p);
+      } catch (e2) {
+        throw tlsContextError(o, (e2 as Error).message);
+      }
+    } else throw tlsContextError(o, msg);
+  }
+  return {
+    secureContext,
+    minVersion,
+    maxVersion,
+    checks: {
+      remoteCertKu: o.remoteCertKu,
+      remoteCertEku: o.remoteCertEku,
+      nsCertType: o.nsCertType,
+      verifyX509Name: o.verifyX509Name,
+      peerFingerprints: o.peerFingerprints,
+      fingerprintOnly,
+      crls,
+      crlDirHas,
+    },
+  };
+}
+
+/** An OpenSSL error from createSecureContext, with the directive it most likely comes from. */
+function tlsContextError(o: ClientOptions, msg: string): Error {
+  if (/no cipher match/i.test(msg)) {
+    return directiveError(
+      o.tlsCipher !== undefined ? 'tls-cipher' : 'tls-ciphersuites',
+      `no usable cipher: ${msg}`,
+    );
+  }
+  if (/curve|group/i.test(msg)) return directiveError('tls-groups', msg);
+  if (
+    /mac verify failure|pkcs12|pfx/i.test(msg) ||
+    (o.pkcs12 !== undefined && /decrypt|password/i.test(msg))
+  ) {
+    return directiveError(
+      'pkcs12',
+      `cannot load the PKCS#12 file (wrong or missing password? see askpass): ${msg}`,
+    );
+  }
+  if (/bad decrypt|bad password|interrupted or cancelled/i.test(msg)) {
+    return directiveError(
+      'key',
+      `cannot decrypt the private key (wrong or missing password? see askpass): ${msg}`,
+    );
+  }
+  if (/key values mismatch/i.test(msg))
+    return directiveError('key', 'the private key does not match the certificate');
+  return new Error(`TLS setup failed: ${msg}`);
+}
