@@ -205,7 +205,9 @@ export class OpenvpnClient {
     this.tls = tls;
     this.pump();
 
-    await Promise.race([tls.handshake(), failed]);
+    await Promise.race([tls.handshake(), failed]).catch((e: unknown) => {
+      throw tls.explainFailure(e);
+    });
     log(`Control Channel: ${tls.socket.getProtocol()}, cipher ${tls.socket.getCipher().name}`);
 
     // key-method 2, in a TLS write of its own

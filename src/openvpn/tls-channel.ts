@@ -31,6 +31,8 @@ export class TlsChannel {
   readonly socket: TLSSocket;
   private readonly transport: Duplex;
   private readonly config: TlsConfig;
+  /** Bytes of server ciphertext received. */
+  private received = 0;
 
   constructor(opts: TlsChannelOptions) {
     this.config = opts.tls;
@@ -57,7 +59,25 @@ export class TlsChannel {
 
   /** The server's ciphertext, in order, from the control core. */
   ciphertextIn(data: Buffer): void {
+    this.received += data.length;
     this.transport.push(data);
+  }
+
+  /**
+   * `e` (why the connection failed before the handshake ended) with a hint when the server never
+   * answered our ClientHello: a 2.6 server drops a hello it cannot accept (no common TLS version or
+   * cipher) without sending its alert, so the client only sees the hand-window run out.
+   */
+  explainFailure(e: unknown): Error {
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (this.received > 0 || err instanceof ServerCheckError) return err;
+    const limits = this.config.restrictions;
+    const hint =
+      limits.length === 0
+        ? 'the server never answered our TLS ClientHello'
+        : `the server never answered our TLS ClientHello: it may accept nothing that ${limits.join(', ')} allows`;
+    const out = new Error(`${err.message} (${hint})`);
+    return Object.assign(out, { cause: err });
   }
 
   /** Resolves once the handshake is done and the server's certificate passed; rejects otherwise. */

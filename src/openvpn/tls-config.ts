@@ -21,6 +21,8 @@ export interface TlsConfig {
   checks: ServerCheckOptions;
   minVersion: SecureVersion;
   maxVersion: SecureVersion | undefined;
+  /** The directives given that narrow what the ClientHello offers (for failure messages). */
+  restrictions: string[];
 }
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
@@ -214,10 +216,18 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
       }
     } else throw tlsContextError(o, msg);
   }
+  const restrictions: string[] = [];
+  if (o.tlsVersionMin !== '1.2') restrictions.push(`tls-version-min ${o.tlsVersionMin}`);
+  if (o.tlsVersionMax !== undefined) restrictions.push(`tls-version-max ${o.tlsVersionMax}`);
+  if (o.tlsCipher !== undefined) restrictions.push(`tls-cipher ${o.tlsCipher}`);
+  if (o.tlsCiphersuites !== undefined) restrictions.push(`tls-ciphersuites ${o.tlsCiphersuites}`);
+  if (o.tlsGroups !== undefined) restrictions.push(`tls-groups ${o.tlsGroups}`);
+  if (o.tlsCertProfile !== undefined) restrictions.push(`tls-cert-profile ${o.tlsCertProfile}`);
   return {
     secureContext,
     minVersion,
     maxVersion,
+    restrictions,
     checks: {
       remoteCertKu: o.remoteCertKu,
       remoteCertEku: o.remoteCertEku,
