@@ -61,7 +61,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   ca: { use: 'used', note: 'the only trusted CAs (not the system roots)' },
   capath: { use: 'parsed', note: 'not supported: the connection fails unless `ca` is given too' },
   cert: { use: 'used' },
-  key: { use: 'used', note: 'an encrypted key needs `askpass`' },
+  key: {
+    use: 'used',
+    note: 'an encrypted key: the password from `askpass FILE`, else asked on the terminal',
+  },
   'extra-certs': { use: 'used', note: 'sent after the certificate' },
   pkcs12: {
     use: 'used',

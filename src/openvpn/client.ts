@@ -206,7 +206,7 @@ export class OpenvpnClient {
     this.pump();
 
     await Promise.race([tls.handshake(), failed]).catch((e: unknown) => {
-      throw tls.explainFailure(e);
+      throw tls.explainFailure(e, session.remoteSessionId !== undefined);
     });
     log(`Control Channel: ${tls.socket.getProtocol()}, cipher ${tls.socket.getCipher().name}`);
 

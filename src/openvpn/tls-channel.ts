@@ -64,20 +64,21 @@ export class TlsChannel {
   }
 
   /**
-   * `e` (why the connection failed before the handshake ended) with a hint when the server never
-   * answered our ClientHello: a 2.6 server drops a hello it cannot accept (no common TLS version or
-   * cipher) without sending its alert, so the client only sees the hand-window run out.
+   * `e` (why the connection failed before the handshake ended) with a hint when no TLS came back:
+   * nothing at all from the server (`serverAnswered` false: network, remote, tls-auth/tls-crypt key),
+   * or its reset but no TLS: a 2.6 server drops a ClientHello it cannot serve (no common TLS version
+   * or cipher) without sending its alert, so the client only sees the hand-window run out.
    */
-  explainFailure(e: unknown): Error {
+  explainFailure(e: unknown, serverAnswered: boolean): Error {
     const err = e instanceof Error ? e : new Error(String(e));
     if (this.received > 0 || err instanceof ServerCheckError) return err;
     const limits = this.config.restrictions;
-    const hint =
-      limits.length === 0
+    const hint = !serverAnswered
+      ? 'no answer from the server: check the network, the remote, and the tls-auth/tls-crypt key'
+      : limits.length === 0
         ? 'the server never answered our TLS ClientHello'
         : `the server never answered our TLS ClientHello: it may accept nothing that ${limits.join(', ')} allows`;
-    const out = new Error(`${err.message} (${hint})`);
-    return Object.assign(out, { cause: err });
+    return Object.assign(new Error(`${err.message} (${hint})`), { cause: err });
   }
 
   /** Resolves once the handshake is done and the server's certificate passed; rejects otherwise. */

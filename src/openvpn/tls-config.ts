@@ -108,7 +108,7 @@ async function promptPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
     throw directiveError(
       'askpass',
-      'no terminal to ask for the private key password on: give a file (askpass FILE)',
+      'the private key is encrypted and there is no terminal to ask for its password on: give it in a file (askpass FILE)',
     );
   }
   let muted = false;
@@ -207,7 +207,8 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
     const msg = (e as Error).message;
     const needsPass =
       /bad decrypt|mac verify failure|bad password|interrupted or cancelled|read failed/i.test(msg);
-    if (needsPass && o.askpass === 'prompt' && passphrase === undefined) {
+    // as pem_password_callback: without `askpass FILE` the password is asked on the terminal
+    if (needsPass && passphrase === undefined) {
       const p = await promptPassword('Enter Private Key Password: ');
       try {
         secureContext = build(p);

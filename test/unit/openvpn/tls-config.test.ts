@@ -39,6 +39,7 @@ describe('client TLS options (tls-config.ts) in real handshakes', () => {
     issue(dir, 'rcli', { ca: 'rca', subj: '/CN=ovkb-rsa-client', ext: CLIENT_EXT, type: 'rsa' });
     makePkcs12(dir, 'rcli', 'rcli.p12', 'sesame', 'rca');
     writeFileSync(join(dir, 'pass.txt'), 'sesame\nignored second line\n');
+    writeFileSync(join(dir, 'wrong.txt'), 'open\n');
     makeCa(dir, 'other', '/CN=ovkb-other-ca');
     issue(dir, 'osrv', { ca: 'other', subj: '/CN=ovkb-server', ext: SERVER_EXT });
   });
@@ -117,9 +118,29 @@ describe('client TLS options (tls-config.ts) in real handshakes', () => {
       await handshake(port, ['<pkcs12>', b64, '</pkcs12>', 'askpass pass.txt', 'remote-cert-tls server']),
       'TLSv1.3',
     );
-    await assert.rejects(handshake(port, ['pkcs12 rcli.p12', 'remote-cert-tls server']), /^Error: pkcs12: /);
-    writeFileSync(join(dir, 'wrong.txt'), 'open\n');
+    // no askpass: 2.6 asks on the terminal; the test has none
+    await assert.rejects(
+      handshake(port, ['pkcs12 rcli.p12', 'remote-cert-tls server']),
+      /^Error: askpass: the private key is encrypted and there is no terminal/,
+    );
     await assert.rejects(handshake(port, ['pkcs12 rcli.p12', 'askpass wrong.txt']), /^Error: pkcs12: /);
+  });
+
+  it('an encrypted private key with askpass FILE; a wrong one refused naming the key, none asked on the terminal', async () => {
+    ossl(dir, 'pkey', '-in', 'cli.key', '-aes256', '-passout', 'pass:sesame', '-out', 'cli-enc.key');
+    const port = await server('srv', 'ca.crt');
+    assert.equal(
+      await handshake(port, ['ca ca.crt', 'cert cli.crt', 'key cli-enc.key', 'askpass pass.txt']),
+      'TLSv1.3',
+    );
+    await assert.rejects(
+      handshake(port, ['ca ca.crt', 'cert cli.crt', 'key cli-enc.key']),
+      /^Error: askpass: the private key is encrypted and there is no terminal/,
+    );
+    await assert.rejects(
+      handshake(port, ['ca ca.crt', 'cert cli.crt', 'key cli-enc.key', 'askpass wrong.txt']),
+      /^Error: key: cannot decrypt the private key/,
+    );
   });
 
   it('PKCS#12 without ca trusts the CAs inside it (an empty ca list keeps the public roots out), not another CA', async () => {
