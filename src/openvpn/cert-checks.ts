@@ -483,12 +483,13 @@ function purposeOk(c: CertInfo, want: 'server' | 'client'): boolean {
 }
 
 /** verify_peer_cert: the leaf's ns-cert-type, key usage, extended key usage and name. */
-function checkLeaf(c: CertInfo, o: ServerCheckOptions): string | undefined {
+function checkLeaf(c: CertInfo, o: ServerCheckOptions, log: (m: string) => void): string | undefined {
   if (o.nsCertType !== undefined) {
     const ok =
       purposeOk(c, o.nsCertType) ||
       (c.nsCertType !== undefined && (c.nsCertType & (o.nsCertType === 'server' ? 0x40 : 0x80)) !== 0);
     if (!ok) return `VERIFY nsCertType ERROR: ${c.subject}, require nsCertType=${o.nsCertType.toUpperCase()}`;
+    log(`VERIFY OK: nsCertType=${o.nsCertType.toUpperCase()}`);
   }
   if (o.remoteCertKu !== undefined) {
     if (c.keyUsage === undefined)
@@ -500,6 +501,7 @@ function checkLeaf(c: CertInfo, o: ServerCheckOptions): string | undefined {
         return `VERIFY KU ERROR: the certificate has key usage ${hex(have)}, expected one of: ${o.remoteCertKu.map(hex).join(' ')}`;
       }
     }
+    log('VERIFY KU OK');
   }
   if (o.remoteCertEku !== undefined) {
     const want = o.remoteCertEku;
@@ -510,6 +512,7 @@ function checkLeaf(c: CertInfo, o: ServerCheckOptions): string | undefined {
       const have = c.extKeyUsage.map((oid) => EKU_LONG_NAMES[oid] ?? oid).join(', ');
       return `VERIFY EKU ERROR: the certificate has extended key usage ${have || '(none)'}, expected ${want}`;
     }
+    log('VERIFY EKU OK');
   }
   const x = o.verifyX509Name;
   if (x !== undefined) {
@@ -517,6 +520,7 @@ function checkLeaf(c: CertInfo, o: ServerCheckOptions): string | undefined {
     const ok =
       x.type === 'subject' ? c.subject === x.name : x.type === 'name' ? cn === x.name : cn.startsWith(x.name);
     if (!ok) return `VERIFY X509NAME ERROR: ${c.subject}, must be ${x.name}`;
+    log(`VERIFY X509NAME OK: ${c.subject}`);
   }
   return undefined;
 }
@@ -524,13 +528,15 @@ function checkLeaf(c: CertInfo, o: ServerCheckOptions): string | undefined {
 /**
  * Why the server's chain is refused, or undefined. `chain` is DER, the server's certificate first
  * and then each issuer up to the root, as node:tls verified it; `chainError` is node:tls's
- * authorizationError code (undefined when the chain verified).
+ * authorizationError code (undefined when the chain verified). `log` gets the `VERIFY ... OK` lines
+ * OpenVPN logs for what passed.
  */
 export function checkServerChain(
   chain: readonly Uint8Array[],
   chainError: string | undefined,
   o: ServerCheckOptions,
   now: Date = new Date(),
+  log: (m: string) => void = () => {},
 ): string | undefined {
   if (chain.length === 0) return 'VERIFY ERROR: the server sent no certificate';
   let certs: CertInfo[];
@@ -574,13 +580,14 @@ export function checkServerChain(
           return `TLS Error: --tls-verify/--peer-fingerprint certificate hash verification failed. (got certificate fingerprint: ${colonHex(fp)})`;
         }
       }
-      const why = checkLeaf(c, o);
+      const why = checkLeaf(c, o, log);
       if (why !== undefined) return why;
     }
     if (o.crls !== undefined && o.crls.length === 0) return 'VERIFY ERROR: CRL not loaded';
     if (o.crlDirHas?.(serialDecimal(c.serial))) {
       return `VERIFY CRL: depth=${depth}, ${c.subject}, serial=${serialDecimal(c.serial)} is revoked`;
     }
+    log(`VERIFY OK: depth=${depth}, ${c.subject}`);
   }
   return undefined;
 }

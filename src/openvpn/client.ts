@@ -200,7 +200,7 @@ export class OpenvpnClient {
       (keyId) => this.keyExhausted(keyId),
     );
     session.start(Date.now());
-    this.tlsOptions = { tls: tlsConfig };
+    this.tlsOptions = { tls: tlsConfig, log };
     const tls = this.newTls(0);
     this.tls = tls;
     this.pump();

@@ -90,7 +90,12 @@ export function clientMessageLevel(msg: string): number {
     msg.startsWith('SIGTERM received, sending exit')
   )
     return LOG_INFO;
-  if (msg.startsWith('Control Channel:') || msg.startsWith('PUSH:') || msg.startsWith('SENT CONTROL'))
+  if (
+    msg.startsWith('Control Channel:') ||
+    msg.startsWith('PUSH:') ||
+    msg.startsWith('SENT CONTROL') ||
+    msg.startsWith('VERIFY ')
+  )
     return LOG_HANDSHAKE;
   if (msg.startsWith('Peer options')) return LOG_PARMS;
   return LOG_DETAIL;

@@ -14,6 +14,8 @@ export interface TlsChannelOptions {
   tls: TlsConfig;
   /** Ciphertext the TLS engine wrote: goes to the control core. */
   onCiphertext: (data: Buffer) => void;
+  /** Where the `VERIFY ... OK` lines go. */
+  log?: (msg: string) => void;
 }
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
@@ -31,11 +33,13 @@ export class TlsChannel {
   readonly socket: TLSSocket;
   private readonly transport: Duplex;
   private readonly config: TlsConfig;
+  private readonly log: (msg: string) => void;
   /** Bytes of server ciphertext received. */
   private received = 0;
 
   constructor(opts: TlsChannelOptions) {
     this.config = opts.tls;
+    this.log = opts.log ?? (() => {});
     this.transport = new Duplex({
       read() {
         // pushed from `ciphertextIn`
@@ -124,7 +128,7 @@ export class TlsChannel {
     const err = this.socket.authorized
       ? undefined
       : String(this.socket.authorizationError ?? 'unknown error');
-    return checkServerChain(chain, err, this.config.checks);
+    return checkServerChain(chain, err, this.config.checks, new Date(), this.log);
   }
 
   /** Writes `data` as one TLS write and resolves once TLS has taken it (its own record). */

@@ -46,14 +46,19 @@ async function mustFail(ol: OpenvpnLab, tun: string, cfg: string): Promise<strin
   }
 }
 
-/** Runs a client with `cfg` that must connect and ping the server; stops it. */
-async function mustConnect(ol: OpenvpnLab, tun: string, cfg: string): Promise<Record<string, unknown>> {
+/** Runs a client with `cfg` that must connect and ping the server; stops it; returns its up event and log. */
+async function mustConnect(
+  ol: OpenvpnLab,
+  tun: string,
+  cfg: string,
+): Promise<{ up: Record<string, unknown>; log: string[] }> {
   const c = ol.spawnClient(['--config', cfg, '--dev', tun, '--dev-type', 'tun', '--json', '--verb', '3']);
   try {
     const up = await c.waitEvent('up', 25_000, 0);
     const ping = await ol.lab.run(ol.nsC, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', SERVER_VPN], 10_000);
     assert.match(ping.stdout, /2 packets transmitted, 2 received/, ping.stdout + ping.stderr);
-    return up;
+    const log = c.out.map((l) => (JSON.parse(l) as { msg?: string }).msg ?? '');
+    return { up, log };
   } finally {
     await stopClient(c);
     await c.waitExit(5000);
@@ -77,7 +82,7 @@ describe('server checks against OpenVPN 2.6: EC PKI (netns)', { skip: SKIP, time
   });
 
   it('the passing forms connect: verify-x509-name subject/name/name-prefix, peer-fingerprint, a CRL without the server', async () => {
-    await mustConnect(
+    const first = await mustConnect(
       ol,
       TUN,
       ol.writeClientConfig(
@@ -90,6 +95,13 @@ describe('server checks against OpenVPN 2.6: EC PKI (netns)', { skip: SKIP, time
         'pass1.ovpn',
       ),
     );
+    for (const line of [
+      'VERIFY OK: depth=1, CN=ovka-ca',
+      'VERIFY X509NAME OK: CN=ovka-server',
+      'VERIFY OK: depth=0, CN=ovka-server',
+    ])
+      assert.ok(first.log.includes(line), `no "${line}" in\n${first.log.join('\n')}`);
+    assert.equal(first.up.tlsVersion, 'TLSv1.3');
     await mustConnect(
       ol,
       TUN,
@@ -210,7 +222,7 @@ describe('server checks against OpenVPN 2.6: RSA PKI, PKCS#12, TLS 1.2 server wi
   });
 
   it('an RSA client with a password-protected PKCS#12 (askpass file) connects over TLS 1.2', async () => {
-    const up = await mustConnect(
+    const { up } = await mustConnect(
       ol,
       TUN,
       config('p12.ovpn', [`pkcs12 ${p('client.p12')}`, `askpass ${p('pass.txt')}`]),

@@ -15,6 +15,7 @@ import {
   parseCrlPem,
   type ServerCheckOptions,
 } from '../../../src/openvpn/cert-checks.js';
+import { clientMessageLevel, LOG_HANDSHAKE } from '../../../src/openvpn/log.js';
 import { der, fingerprint, issue, makeCa, makeCrl, opensslSubject } from '../../support/pki.js';
 
 const NONE: ServerCheckOptions = {
@@ -120,6 +121,28 @@ describe('server certificate checks (cert-checks.ts)', () => {
     // and the OID form of remote-cert-eku
     assert.equal(check(srv, { remoteCertEku: '1.3.6.1.5.5.7.3.1' }), undefined);
     assert.match(check(client, { remoteCertEku: '1.3.6.1.5.5.7.3.1' }) ?? '', /^VERIFY EKU ERROR/);
+  });
+
+  it('logs the VERIFY ... OK lines OpenVPN logs for what passed, root first, at its handshake level', () => {
+    const lines: string[] = [];
+    const subject = 'C=DE, ST=Berlin, O=Acme GmbH, OU=VPN, CN=vpn.example.org';
+    const o = {
+      ...NONE,
+      ...REMOTE_CERT_TLS_SERVER,
+      verifyX509Name: { name: 'vpn.example.org', type: 'name' as const },
+    };
+    assert.equal(
+      checkServerChain([srv, ca], undefined, o, new Date(), (m) => lines.push(m)),
+      undefined,
+    );
+    assert.deepEqual(lines, [
+      'VERIFY OK: depth=1, CN=ovka-ca',
+      'VERIFY KU OK',
+      'VERIFY EKU OK',
+      `VERIFY X509NAME OK: ${subject}`,
+      `VERIFY OK: depth=0, ${subject}`,
+    ]);
+    assert.equal(clientMessageLevel(lines[0]), LOG_HANDSHAKE);
   });
 
   it('remote-cert-ku with values: one of them must be wholly present (x509_verify_cert_ku)', () => {
