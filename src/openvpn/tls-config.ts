@@ -91,7 +91,10 @@ export function nodeCipherString(
           .filter((c) => c.startsWith('TLS_'))
           .join(':');
   const level = CERT_PROFILE_LEVEL[o.tlsCertProfile ?? 'legacy'] ?? 1;
-  return `${tls12}:@SECLEVEL=${level}:${tls13}`;
+  // tls_ctx_set_cert_profile runs before tls_ctx_restrict_ciphers, so a @SECLEVEL in tls-cipher wins
+  // (OpenSSL only reads DEFAULT first in the string, so ours cannot go in front)
+  const seclevel = /@SECLEVEL=/i.test(tls12) ? '' : `:@SECLEVEL=${level}`;
+  return `${tls12}${seclevel}:${tls13}`;
 }
 
 function directiveError(directive: string, why: string): Error {

@@ -234,6 +234,14 @@ describe('client TLS options (tls-config.ts) in real handshakes', () => {
     );
     await assert.rejects(handshake(port, [...ec, 'tls-groups nonsense-group']), /^Error: tls-groups: /);
     // OpenVPN's security level for tls-cert-profile goes into the cipher string
+    assert.equal(
+      nodeCipherString({
+        tlsCipher: 'DEFAULT:@SECLEVEL=0',
+        tlsCiphersuites: 'TLS-AES-128-GCM-SHA256',
+        tlsCertProfile: 'preferred',
+      }),
+      'DEFAULT:@SECLEVEL=0:TLS_AES_128_GCM_SHA256',
+    );
     assert.match(
       nodeCipherString({ tlsCipher: undefined, tlsCiphersuites: undefined, tlsCertProfile: 'preferred' }),
       /:@SECLEVEL=2:TLS_/,
