@@ -163,6 +163,14 @@ describe('client TLS options (tls-config.ts) in real handshakes', () => {
     );
   });
 
+  it('a server with a client-only certificate is refused by OpenSSL purpose check, as in 2.6, even without remote-cert-tls', async () => {
+    const port = await server('cli', 'ca.crt');
+    await assert.rejects(
+      handshake(port, ['ca ca.crt', 'cert cli.crt', 'key cli.key']),
+      /^ServerCheckError: VERIFY ERROR: error=unsupported certificate purpose: CN=ovkb-client, serial=\d+$/,
+    );
+  });
+
   it('peer-fingerprint without ca: a self-signed server certificate whose fingerprint matches', async () => {
     ossl(
       dir,
