@@ -39,7 +39,8 @@ import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
 import { makeControlWrap } from './control-wrap.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
-import { applyNetConfig } from './net-config.js';
+import { NetConfig, peerCommonName } from './net-config.js';
+import { applyPullFilters } from './pull-filter.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
 import { type ServerCommand, serverMessage, waitUntil } from './server-messages.js';
 import { TlsChannel, type TlsChannelOptions } from './tls-channel.js';
@@ -122,6 +123,7 @@ export class OpenvpnClient {
   private tlsKeyId = 0;
   private tlsOptions: Omit<TlsChannelOptions, 'onCiphertext'> | undefined;
   private dco: DcoKeys | undefined;
+  private net: NetConfig | undefined;
   /** Key-ids whose packet-ids ran out (key-swap-ntf): never selected for sending again. */
   private readonly exhausted = new Set<number>();
   private cipher = '';
@@ -205,6 +207,11 @@ export class OpenvpnClient {
     this.tls = tls;
     this.pump();
 
+    // the server's CN for scripts (common_name), read while the handshake's certificate is at hand
+    let commonName: string | undefined;
+    tls.socket.once('secureConnect', () => {
+      commonName = peerCommonName(tls.socket);
+    });
     await Promise.race([tls.handshake(), failed]).catch((e: unknown) => {
       throw tls.explainFailure(e, session.remoteSessionId !== undefined);
     });
@@ -230,7 +237,8 @@ export class OpenvpnClient {
     const pushedOptions = await Promise.race([plaintext.pushReply, failed]);
     clearTimeout(this.pushTimer);
     log(`PUSH: Received control message: '${redactControlMessage(`PUSH_REPLY,${pushedOptions.join(',')}`)}'`);
-    const pushed = parsePushedOptions(pushedOptions.map(redactControlMessage));
+    const filtered = applyPullFilters(pushedOptions, o.pullFilters, log, redactControlMessage);
+    const pushed = parsePushedOptions(filtered.map(redactControlMessage));
     this.ccExit = pushed.protocolFlags.includes('cc-exit');
 
     const cipher = pushed.cipher;
@@ -263,11 +271,13 @@ export class OpenvpnClient {
     log(
       `Data Channel: cipher '${cipher}', peer-id: ${pushed.peerId}, key derivation ${pushed.tlsEkm ? 'tls-ekm' : 'prf'}`,
     );
-    const net = applyNetConfig(link.ifname, pushed, this.options.connections[0]?.tunMtu ?? 1500);
+    const remote = { address: server.address, port: server.port, family };
+    this.net = new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
+    const net = this.net.up(filtered);
     for (const c of net.commands) log(`net: ip ${c.join(' ')}`);
     session.markEstablished(Date.now());
     this.up = true;
-    log('Initialization Sequence Completed');
+    log(`Initialization Sequence Completed${net.routeErrors > 0 ? ' With Errors' : ''}`);
     return {
       ifname: link.ifname,
       ifindex: link.ifindex,
@@ -300,7 +310,9 @@ export class OpenvpnClient {
     clearTimeout(this.pushTimer);
     this.session?.abort('closed');
     this.tls?.destroy();
+    this.net?.beforeDeviceClose();
     this.link?.close();
+    this.net?.afterDeviceClose();
   }
 
   /** The server's plaintext: first its key-method 2 message, then control messages. */
