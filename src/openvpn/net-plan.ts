@@ -488,8 +488,8 @@ export function planNetConfig(input: PlanInput): NetPlan {
       v6opts.push({ prefix: p, gateway: undefined, metric: undefined, pushed: false });
   const gw6 = s.ifconfigIpv6?.remote;
   const v6routes: PlannedRoute[] = [];
+  const env6: { network: string; gateway: string; metric: number | undefined }[] = [];
   let coversServer = false;
-  let n6 = 0;
   for (const ro of v6opts) {
     const p = parseV6Prefix(ro.prefix);
     if (p === undefined) {
@@ -512,10 +512,7 @@ export function planNetConfig(input: PlanInput): NetPlan {
         continue;
       }
     }
-    n6++;
-    plan.routeEnv[`route_ipv6_network_${n6}`] = `${p.addr}/${p.bits}`;
-    plan.routeEnv[`route_ipv6_gateway_${n6}`] = gateway ?? '::';
-    if (m !== undefined) plan.routeEnv[`route_ipv6_metric_${n6}`] = String(m);
+    env6.push({ network: `${formatIPv6(parseIPv6(p.addr))}/${p.bits}`, gateway: gateway ?? '::', metric: m });
     if (input.remote.family === 6 && v6Covers(p.addr, p.bits, input.remote.address)) coversServer = true;
     // add_route_ipv6: on a tun device the gateway is never set, the device says it all
     v6routes.push({
@@ -537,7 +534,7 @@ export function planNetConfig(input: PlanInput): NetPlan {
       warnings.push(
         'ROUTE6: IPv6 route overlaps with IPv6 remote address, but could not determine IPv6 gateway address + interface',
       );
-    else
+    else {
       plan.routes.push({
         family: 6,
         network: input.remote.address,
@@ -547,7 +544,19 @@ export function planNetConfig(input: PlanInput): NetPlan {
         metric: 1,
         reason: 'server host route',
       });
+      // it heads OpenVPN's list, so it is route_ipv6_network_1
+      env6.unshift({
+        network: `${input.remote.address}/128`,
+        gateway: input.serverRoute.gateway ?? '::',
+        metric: 1,
+      });
+    }
   }
+  env6.forEach((e, i) => {
+    plan.routeEnv[`route_ipv6_network_${i + 1}`] = e.network;
+    plan.routeEnv[`route_ipv6_gateway_${i + 1}`] = e.gateway;
+    if (e.metric !== undefined) plan.routeEnv[`route_ipv6_metric_${i + 1}`] = String(e.metric);
+  });
   plan.routes.push(...v6routes);
   return plan;
 }

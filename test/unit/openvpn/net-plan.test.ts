@@ -185,6 +185,8 @@ describe('net-plan: routes', () => {
     assert.equal(p.routeEnv.route_ipv6_network_2, '2001:db8::1/48');
     assert.equal(p.routeEnv.route_ipv6_gateway_2, 'fd00::2');
     assert.equal(p.routeEnv.route_ipv6_metric_2, '3');
+    const canon = plan([...SUBNET_PUSH, 'route-ipv6 FD99:0001:0:0::/64']);
+    assert.equal(canon.routeEnv.route_ipv6_network_1, 'fd99:1::/64');
   });
 
   it("route-nopull refuses pushed routes and dhcp-options, not the profile's, nor ifconfig or route-gateway", () => {
@@ -278,6 +280,11 @@ describe('net-plan: redirect-gateway', () => {
       '3000::/4 tun',
       'fc00::/7 tun',
     ]);
+    assert.equal(p.routeEnv.route_ipv6_network_1, '2001:db8::10/128');
+    assert.equal(p.routeEnv.route_ipv6_gateway_1, 'fe80::1');
+    assert.equal(p.routeEnv.route_ipv6_metric_1, '1');
+    assert.equal(p.routeEnv.route_ipv6_network_2, '::/3');
+    assert.equal(p.routeEnv.route_ipv6_gateway_2, 'fd00::1');
   });
 
   it('unknown flags refuse the directive', () => {
