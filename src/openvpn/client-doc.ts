@@ -126,7 +126,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
     use: 'used',
     note: 'exported to scripts as `foreign_option_N`; ovpn-ts changes no DNS settings itself',
   },
-  dns: { use: 'parsed', note: 'not applied, not exported to scripts yet' },
+  dns: {
+    use: 'used',
+    note: 'exported to scripts as `dns_server_N_*` and `dns_search_domain_N`, as 2.6 does on Linux; ovpn-ts changes no DNS settings itself',
+  },
   'block-ipv6': { use: 'parsed', note: 'not applied yet' },
   ifconfig: { use: 'used', note: 'the pushed one wins' },
   'ifconfig-ipv6': { use: 'used', note: 'the pushed one wins' },

@@ -64,8 +64,95 @@ export interface NetSettings {
   /** `dhcp-option` argument lists in order: foreign_option_N. */
   foreign: string[][];
   tunMtu: number | undefined;
+  /** `--dns`: search domains and servers by priority (dns.c), for the scripts' dns_* variables. */
+  dns: DnsSettings;
   /** Settings refused or ignored, for the log. */
   warnings: string[];
+}
+
+export interface DnsServer {
+  priority: number;
+  /** Canonical address text and port (0: none). */
+  addresses: { address: string; port: number }[];
+  resolveDomains: string[];
+  dnssec: 'yes' | 'no' | 'optional' | undefined;
+  transport: 'plain' | 'DoH' | 'DoT' | undefined;
+  sni: string | undefined;
+}
+
+export interface DnsSettings {
+  searchDomains: string[];
+  /** Sorted by priority; a pushed server replaces the profile's of the same priority. */
+  servers: DnsServer[];
+}
+
+/** dns.c dns_server_addr_parse: `1.2.3.4`, `1.2.3.4:853`, `ab::cd`, `[ab::cd]:853`. */
+function parseDnsAddress(s: string): { address: string; port: number } | undefined {
+  const first = s.indexOf(':');
+  const last = s.lastIndexOf(':');
+  let addr = s;
+  let port = 0;
+  const portOf = (t: string) =>
+    /^\d+$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? Number(t) : undefined;
+  if (first < 0 || first === last) {
+    if (last >= 0) {
+      const p = portOf(s.slice(last + 1));
+      if (last === 0 || p === undefined) return undefined;
+      addr = s.slice(0, last);
+      port = p;
+    }
+    return isIPv4(addr) ? { address: addr, port } : undefined;
+  }
+  if (s.startsWith('[')) {
+    const p = portOf(s.slice(last + 1));
+    if (s[last - 1] !== ']' || p === undefined) return undefined;
+    addr = s.slice(1, last - 1);
+    port = p;
+  }
+  return isIPv6(addr) ? { address: formatIPv6(parseIPv6(addr)), port } : undefined;
+}
+
+/** One `dns` directive into `servers` (by priority) and `search`; an error text, or undefined. */
+function applyDns(
+  a: readonly string[],
+  servers: Map<number, DnsServer>,
+  search: string[],
+  pushed: boolean,
+): string | undefined {
+  if (a[0] === 'search-domains' && a.length > 1) {
+    search.push(...a.slice(1));
+    return undefined;
+  }
+  if (a[0] !== 'server' || a.length < 4) return 'unknown option type or missing parameter';
+  const prio = /^[+-]?\d+$/.test(a[1]) ? Number(a[1]) : Number.NaN;
+  if (!(prio >= (pushed ? 0 : -128) && prio <= 127)) return `invalid priority value '${a[1]}'`;
+  let srv = servers.get(prio);
+  if (srv === undefined) {
+    srv = {
+      priority: prio,
+      addresses: [],
+      resolveDomains: [],
+      dnssec: undefined,
+      transport: undefined,
+      sni: undefined,
+    };
+    servers.set(prio, srv);
+  }
+  const [, , what, v] = a;
+  const one = a.length === 4;
+  if (what === 'address') {
+    for (const x of a.slice(3)) {
+      const ad = parseDnsAddress(x);
+      if (ad === undefined || srv.addresses.length >= 8)
+        return `malformed address or maximum exceeded '${x}'`;
+      srv.addresses.push(ad);
+    }
+  } else if (what === 'resolve-domains') srv.resolveDomains.push(...a.slice(3));
+  else if (what === 'dnssec' && one && (v === 'yes' || v === 'no' || v === 'optional')) srv.dnssec = v;
+  else if (what === 'transport' && one && (v === 'plain' || v === 'DoH' || v === 'DoT')) srv.transport = v;
+  else if (what === 'sni' && one) srv.sni = v;
+  else return `unknown option type '${what}' or missing or unknown parameter`;
+  return undefined;
 }
 
 /** Pushed option names that route-nopull refuses (OPT_P_ROUTE | OPT_P_DHCPDNS). */
@@ -125,8 +212,11 @@ export function collectNetSettings(
     redirect: noRedirect(),
     foreign: [],
     tunMtu: undefined,
+    dns: { searchDomains: [], servers: [] },
     warnings: [],
   };
+  const dnsConfig = new Map<number, DnsServer>();
+  const dnsPushed = new Map<number, DnsServer>();
   const pushed = pushedLines.map((l) => {
     const w = l.trim().split(/\s+/);
     return { name: w[0] ?? '', args: w.slice(1) };
@@ -207,9 +297,11 @@ export function collectNetSettings(
         if (isPushed && Number.isInteger(v) && v >= 100 && v <= 65536) s.tunMtu = v;
         break;
       }
-      case 'dns':
-        warn('--dns options are not applied or exported to scripts yet (dhcp-option is)');
+      case 'dns': {
+        const why = applyDns(a, isPushed ? dnsPushed : dnsConfig, s.dns.searchDomains, isPushed);
+        if (why !== undefined) warn(why);
         break;
+      }
       case 'block-ipv6':
         warn('not supported yet; ignored');
         break;
@@ -219,6 +311,12 @@ export function collectNetSettings(
   };
   for (const d of config) apply(d, false);
   for (const d of pushed) apply(d, true);
+  // dns_options_postprocess_pull: a pulled server replaces the profile's of the same priority
+  const merged = new Map([...dnsConfig, ...dnsPushed]);
+  s.dns.servers = [...merged.values()].sort((x, y) => x.priority - y.priority);
+  for (const srv of s.dns.servers)
+    if (srv.addresses.length === 0)
+      s.warnings.push(`dns server ${srv.priority} does not have an address assigned`);
   return s;
 }
 

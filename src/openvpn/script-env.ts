@@ -12,6 +12,8 @@
  * - route.c: route_vpn_gateway, route_net_gateway, net_gateway_ipv6, route_network_N,
  *   route_netmask_N, route_gateway_N, route_metric_N, route_ipv6_network_N, route_ipv6_gateway_N,
  *   route_ipv6_metric_N; `redirect_gateway` once the routes are in (init.c do_route);
+ * - dns.c setenv_dns_options (after the pull): dns_search_domain_N, dns_server_N_address_M,
+ *   dns_server_N_port_M, dns_server_N_resolve_domain_M, dns_server_N_dnssec, _transport, _sni;
  * - init.c run_up_down: script_context (init/restart), tun_mtu, dev, dev_type (up only), signal
  *   (down), script_type.
  *
@@ -75,6 +77,23 @@ export function buildScriptEnv(i: ScriptEnvInput): Record<string, string> {
     env.ifconfig_ipv6_netbits = String(s.ifconfigIpv6.netbits);
     env.ifconfig_ipv6_remote = s.ifconfigIpv6.remote;
   }
+  // dns.c setenv_dns_options
+  s.dns.searchDomains.forEach((d, n) => {
+    env[`dns_search_domain_${n + 1}`] = d;
+  });
+  s.dns.servers.forEach((srv, n) => {
+    const k = `dns_server_${n + 1}`;
+    srv.addresses.forEach((a, j) => {
+      env[`${k}_address_${j + 1}`] = a.address;
+      if (a.port !== 0) env[`${k}_port_${j + 1}`] = String(a.port);
+    });
+    srv.resolveDomains.forEach((d, j) => {
+      env[`${k}_resolve_domain_${j + 1}`] = d;
+    });
+    if (srv.dnssec !== undefined) env[`${k}_dnssec`] = srv.dnssec;
+    if (srv.transport !== undefined) env[`${k}_transport`] = srv.transport;
+    if (srv.sni !== undefined) env[`${k}_sni`] = srv.sni;
+  });
   const p = i.plan;
   if (p.netGateway !== undefined) env.route_net_gateway = p.netGateway;
   if (p.vpnGateway !== undefined) env.route_vpn_gateway = p.vpnGateway;

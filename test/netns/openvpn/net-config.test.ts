@@ -127,6 +127,8 @@ describe('ovpn-ts client: network configuration and scripts (netns)', { skip, ti
         'dhcp-option DNS 10.98.0.53',
         '--push',
         'dhcp-option DOMAIN example.test',
+        '--push',
+        'dns server 1 address 10.98.0.54',
       ],
       async (ol) => {
         ip(ol, ol.nsS, 'addr', 'add', '10.99.1.1/32', 'dev', 'lo');
@@ -187,6 +189,7 @@ describe('ovpn-ts client: network configuration and scripts (netns)', { skip, ti
           route_ipv6_gateway_1: 'fd98::1',
           foreign_option_1: 'dhcp-option DNS 10.98.0.53',
           foreign_option_2: 'dhcp-option DOMAIN example.test',
+          dns_server_1_address_1: '10.98.0.54',
           trusted_ip: SERVER_LINK,
           trusted_port: '1194',
           untrusted_ip: SERVER_LINK,

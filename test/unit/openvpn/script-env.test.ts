@@ -142,6 +142,77 @@ describe('script environment', () => {
   });
 });
 
+describe('--dns variables', () => {
+  it("servers by priority, a pushed one replacing the profile's of the same priority, as setenv_dns_options names them", () => {
+    const settings = collectNetSettings(
+      [
+        { name: 'dns', args: ['server', '-5', 'address', '192.0.2.53'] },
+        { name: 'dns', args: ['server', '1', 'address', '192.0.2.1'] },
+        { name: 'dns', args: ['search-domains', 'home.example'] },
+      ],
+      'subnet',
+      [
+        'dns server 1 address 10.8.0.1:5353 [FD00::0001]:853 fd00::2',
+        'dns server 1 resolve-domains corp.example lab.example',
+        'dns server 1 dnssec optional',
+        'dns server 1 transport DoT',
+        'dns server 1 sni dns.corp.example',
+        'dns server 0 address 10.8.0.2',
+        'dns search-domains corp.example',
+        'dns server 2 address not-an-address',
+      ],
+      false,
+    );
+    const plan = planNetConfig({
+      settings,
+      tunMtu: 1500,
+      remote: { address: '192.0.2.10', family: 4 },
+      serverRoute: undefined,
+      defaultRoute4: undefined,
+      defaultRoute6: undefined,
+    });
+    const e = buildScriptEnv({
+      config: undefined,
+      verb: 1,
+      daemon: false,
+      logRedirect: false,
+      startTime: 0,
+      pid: 1,
+      connections: [],
+      setenv: new Map(),
+      remote: { address: '192.0.2.10', port: 1194, family: 4 },
+      commonName: undefined,
+      settings,
+      plan,
+    });
+    const dns = Object.fromEntries(Object.entries(e).filter(([k]) => k.startsWith('dns_')));
+    assert.deepEqual(dns, {
+      dns_search_domain_1: 'home.example',
+      dns_search_domain_2: 'corp.example',
+      dns_server_1_address_1: '192.0.2.53',
+      dns_server_2_address_1: '10.8.0.2',
+      dns_server_3_address_1: '10.8.0.1',
+      dns_server_3_port_1: '5353',
+      dns_server_3_address_2: 'fd00::1',
+      dns_server_3_port_2: '853',
+      dns_server_3_address_3: 'fd00::2',
+      dns_server_3_resolve_domain_1: 'corp.example',
+      dns_server_3_resolve_domain_2: 'lab.example',
+      dns_server_3_dnssec: 'optional',
+      dns_server_3_transport: 'DoT',
+      dns_server_3_sni: 'dns.corp.example',
+    });
+    assert.match(settings.warnings.join('\n'), /malformed address .*not-an-address/);
+    assert.match(settings.warnings.join('\n'), /dns server 2 does not have an address/);
+  });
+
+  it('a pushed negative priority is refused', () => {
+    const s = collectNetSettings([], 'subnet', ['dns server -1 address 10.8.0.1'], false);
+    assert.deepEqual(s.dns.servers, []);
+    assert.match(s.warnings.join('\n'), /invalid priority value '-1'/);
+  });
+});
+
 describe('pull-filter', () => {
   const lines = [
     'route 10.1.0.0 255.255.0.0',
