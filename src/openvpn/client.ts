@@ -274,7 +274,6 @@ export class OpenvpnClient {
     const remote = { address: server.address, port: server.port, family };
     this.net = new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
     const net = this.net.up(filtered);
-    for (const c of net.commands) log(`net: ip ${c.join(' ')}`);
     session.markEstablished(Date.now());
     this.up = true;
     log(`Initialization Sequence Completed${net.routeErrors > 0 ? ' With Errors' : ''}`);

@@ -17,6 +17,7 @@
  * A failing or refused `up` script fails the connection (S_FATAL in run_up_down).
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ClientOptions } from '../config/client-options.js';
@@ -105,6 +106,10 @@ export class NetConfig {
     const o = this.o;
     const { log, ifindex, ifname } = this.ctx;
     const commands: string[][] = [];
+    const did = (c: string[]) => {
+      commands.push(c);
+      log(`net: ip ${c.join(' ')}`);
+    };
     this.started = true;
     const settings = collectNetSettings(o.network, o.topology, pushedLines, o.routeNopull);
     const rtnl = new Rtnl();
@@ -149,9 +154,9 @@ export class NetConfig {
 
     if (!o.ifconfigNoexec) {
       rtnl.setLink(ifindex, { mtu: plan.mtu });
-      commands.push(['link', 'set', 'dev', ifname, 'mtu', String(plan.mtu)]);
+      did(['link', 'set', 'dev', ifname, 'mtu', String(plan.mtu)]);
       rtnl.setLink(ifindex, { up: true });
-      commands.push(['link', 'set', 'dev', ifname, 'up']);
+      did(['link', 'set', 'dev', ifname, 'up']);
       if (plan.addr4 !== undefined) {
         const a = plan.addr4;
         rtnl.addAddress(
@@ -160,7 +165,7 @@ export class NetConfig {
           a.prefixLen,
           a.peer === undefined ? undefined : parseIPv4(a.peer),
         );
-        commands.push(
+        did(
           a.peer === undefined
             ? ['addr', 'add', `${a.local}/${a.prefixLen}`, 'dev', ifname]
             : ['addr', 'add', 'local', a.local, 'peer', a.peer, 'dev', ifname],
@@ -168,7 +173,7 @@ export class NetConfig {
       }
       if (plan.addr6 !== undefined) {
         rtnl.addAddress(ifindex, parseIPv6(plan.addr6.local), plan.addr6.prefixLen);
-        commands.push(['-6', 'addr', 'add', `${plan.addr6.local}/${plan.addr6.prefixLen}`, 'dev', ifname]);
+        did(['-6', 'addr', 'add', `${plan.addr6.local}/${plan.addr6.prefixLen}`, 'dev', ifname]);
       }
     }
 
@@ -184,7 +189,7 @@ export class NetConfig {
         try {
           rtnl.delRoute(spec);
           this.deletedDefault = spec;
-          commands.push(['route', 'del', ...ipRouteWords(plan.deleteDefault, ifname)]);
+          did(['route', 'del', ...ipRouteWords(plan.deleteDefault, ifname, spec.oif)]);
         } catch (e) {
           log(`WARNING: could not delete the default route: ${(e as Error).message}`);
         }
@@ -194,7 +199,7 @@ export class NetConfig {
         try {
           rtnl.addRoute(spec);
           this.added.push(spec);
-          commands.push([...(r.family === 6 ? ['-6'] : []), 'route', 'add', ...ipRouteWords(r, ifname)]);
+          did([...(r.family === 6 ? ['-6'] : []), 'route', 'add', ...ipRouteWords(r, ifname, spec.oif)]);
         } catch (e) {
           if (e instanceof RtnlError && e.sysErrno === EEXIST) {
             log(`NOTE: Linux route add command failed because route exists (${r.reason}): ${e.message}`);
@@ -346,11 +351,23 @@ function configFile(o: ClientOptions): string | undefined {
   return f === undefined || f === CMD_LINE ? undefined : f;
 }
 
+/** The name of interface `ifindex` (for the log), or `#ifindex`. */
+function ifnameOf(ifindex: number): string {
+  try {
+    for (const name of readdirSync('/sys/class/net'))
+      if (readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim() === String(ifindex)) return name;
+  } catch {
+    // no sysfs: the number will do
+  }
+  return `#${ifindex}`;
+}
+
 /** `ip route` words for the log. */
-function ipRouteWords(r: PlannedRoute, ifname: string): string[] {
+function ipRouteWords(r: PlannedRoute, ifname: string, oif: number | undefined): string[] {
   const w = [`${r.network}/${r.prefixLen}`];
   if (r.gateway !== undefined) w.push('via', r.gateway);
   if (r.dev === 'tun') w.push('dev', ifname);
+  else if (oif !== undefined) w.push('dev', ifnameOf(oif));
   if (r.metric !== undefined) w.push('metric', String(r.metric));
   return w;
 }
