@@ -11,7 +11,8 @@
  *   the tunnel;
  * - net30 with a route from the client's own profile (gateway: the peer), route-nopull refusing the
  *   pushed ones, and an `up` script refused without script-security 2 (the connection fails, OpenVPN's
- *   warning is logged, nothing is left);
+ *   warning is logged, nothing is left); then `redirect-gateway` without def1 from the profile over
+ *   an existing default route: replaced while up, put back at exit;
  * - after each client exits, `ip addr`, `ip route`, `ip -6 route` and `ip link` in the client's
  *   namespace are exactly as before it started.
  */
@@ -332,6 +333,28 @@ describe('ovpn-ts client: network configuration and scripts (netns)', { skip, ti
         );
         assert.equal(await snapshot(ol), before);
         assert.ok(!existsSync(join(ol.dir, 'down.env')));
+
+        // redirect-gateway without def1, from the profile: the default route is replaced, then put back
+        ip(ol, ol.nsC, 'route', 'add', 'default', 'via', SERVER_LINK, 'dev', 'ovncb');
+        const withDefault = await snapshot(ol);
+        const cfg3 = ol.writeClientConfig(['verb 3', 'redirect-gateway'], 'redirect.ovpn');
+        const c3 = ol.spawnClient(['--config', cfg3, '--dev', TUN, '--dev-type', 'tun', '--json']);
+        await c3.waitEvent('up', 25_000, 0);
+        const routes = ip(ol, ol.nsC, 'route');
+        const peer3 = /inet 10\.98\.0\.\d+ peer (10\.98\.0\.\d+)/.exec(
+          ip(ol, ol.nsC, 'addr', 'show', TUN),
+        )?.[1];
+        assert.ok(peer3 !== undefined);
+        assert.match(
+          routes,
+          new RegExp(`^default via ${peer3.replace(/\./g, '\\.')} dev ${TUN}`, 'm'),
+          routes,
+        );
+        assert.doesNotMatch(routes, /^default via 10\.97\.0\.1/m, routes);
+        assert.match(routes, /^10\.97\.0\.1 dev ovncb/m, routes);
+        await ping(ol, '10.99.3.1'); // beyond, through the tunnel by the new default route
+        assert.equal(await terminate(c3), 0, c3.tail());
+        assert.equal(await snapshot(ol), withDefault);
       },
     );
   });
