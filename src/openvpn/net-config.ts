@@ -143,7 +143,8 @@ export class NetConfig {
       connections: o.connections.map((c) => ({
         host: c.remote.host,
         port: c.remote.port,
-        proto: c.remote.family === 'any' ? c.remote.proto : `${c.remote.proto}${c.remote.family}`,
+        // proto_names' short form: a client's tcp is tcp-client (options.c turns it so)
+        proto: `${c.remote.proto}${c.remote.family === 'any' ? '' : c.remote.family}${c.remote.proto === 'tcp' ? '-client' : ''}`,
       })),
       setenv: o.setenv,
       remote: this.ctx.remote,
