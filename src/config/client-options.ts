@@ -56,7 +56,12 @@ export interface ConnectionEntry {
   line: number;
 }
 
-/** The data-channel framing that compression options leave; ovpn-ts never compresses. */
+/**
+ * The compression the options ask for (OpenVPN 2.6 comp.alg, with the swap flag folded in: `stub` is
+ * COMP_ALG_STUB with COMP_F_SWAP, `lzo-stub` without). ovpn-ts never compresses: the stubs are only a
+ * framing of the data channel; a real algorithm is refused at connect time unless the server's push
+ * replaces it with a stub (src/openvpn/data-options.ts).
+ */
 export type CompressionFraming =
   /** no compression option: no header byte */
   | 'none'
@@ -65,7 +70,18 @@ export type CompressionFraming =
   /** `compress` / `compress stub`: the header byte is swapped to the end of the packet */
   | 'stub'
   /** `compress stub-v2`: no byte unless the payload starts with 0x50 */
-  | 'stub-v2';
+  | 'stub-v2'
+  /** `comp-lzo` / `comp-lzo yes|adaptive` / `compress lzo`: real compression */
+  | 'lzo'
+  /** `compress lz4` */
+  | 'lz4'
+  /** `compress lz4-v2` */
+  | 'lz4-v2';
+
+/** The compression algorithms that compress (comp.h comp_non_stub_enabled). */
+export function isRealCompression(c: CompressionFraming): boolean {
+  return c === 'lzo' || c === 'lz4' || c === 'lz4-v2';
+}
 
 export interface ClientOptions {
   connections: ConnectionEntry[];
@@ -126,6 +142,8 @@ export interface ClientOptions {
   pingAction: 'restart' | 'exit' | undefined;
   pingTimerRem: boolean;
   compression: CompressionFraming;
+  /** Where the `comp-lzo` / `compress` that set `compression` was written (undefined: none was). */
+  compressionAt: { file: string; line: number; directive: string } | undefined;
   allowCompression: 'no' | 'asym' | 'yes' | undefined;
 
   authUserPass: FileRef | 'prompt' | undefined;
@@ -391,6 +409,7 @@ export function buildClientOptions(
     pingAction: undefined,
     pingTimerRem: false,
     compression: 'none',
+    compressionAt: undefined,
     allowCompression: undefined,
     authUserPass: undefined,
     authRetry: 'none',
@@ -413,6 +432,12 @@ export function buildClientOptions(
     setenv: new Map(),
     pull: false,
     tlsClient: false,
+  };
+  /** After `comp-lzo` / `compress`: where, and 2.6's post-process check against `allow-compression no`. */
+  const setCompression = (d: CheckedDirective): void => {
+    if (o.allowCompression === 'no' && isRealCompression(o.compression))
+      throw err(d, `refused: compression is not allowed since allow-compression is set to 'no'`);
+    o.compressionAt = { file: d.file, line: d.line, directive: d.name };
   };
 
   /** Settings allowed in both places (OPT_P_CONNECTION); `c` is the top-level or a block's state. */
@@ -799,29 +824,28 @@ export function buildClientOptions(
         o.auth = a[0].toUpperCase();
         break;
       case 'comp-lzo':
+        // options.c add_option: every comp-lzo variant clears the swap flag
         if (a[0] === 'no') o.compression = 'lzo-stub';
-        else if (a[0] === undefined || a[0] === 'yes' || a[0] === 'adaptive') {
-          throw err(
-            d,
-            `refused: LZO compression (${a[0] ?? 'adaptive'}) is not supported; only 'comp-lzo no' is`,
-          );
-        } else throw err(d, `bad parameter ${quoteForMessage(a[0])}: yes, no or adaptive`);
+        else if (a[0] === undefined || a[0] === 'yes' || a[0] === 'adaptive') o.compression = 'lzo';
+        else throw err(d, `bad parameter ${quoteForMessage(a[0])}: yes, no or adaptive`);
+        setCompression(d);
         break;
       case 'compress': {
         const alg = a[0] ?? 'stub';
         if (alg === 'stub') o.compression = 'stub';
         else if (alg === 'stub-v2') o.compression = 'stub-v2';
-        else if (alg === 'lzo' || alg === 'lz4' || alg === 'lz4-v2') {
-          throw err(
-            d,
-            `refused: ${alg} compression is not supported; 'compress' without an algorithm (or stub-v2) is`,
-          );
-        } else if (alg === 'migrate') throw err(d, 'refused: compress migrate is a server option');
+        else if (alg === 'lzo' || alg === 'lz4' || alg === 'lz4-v2') o.compression = alg;
+        else if (alg === 'migrate') throw err(d, 'refused: compress migrate is a server option');
         else throw err(d, `bad compression ${quoteForMessage(alg)}`);
+        setCompression(d);
         break;
       }
       case 'allow-compression':
         if (a[0] !== 'no' && a[0] !== 'asym' && a[0] !== 'yes') throw err(d, "must be 'yes', 'no' or 'asym'");
+        if (a[0] === 'no' && isRealCompression(o.compression))
+          throw err(d, `'allow-compression no' conflicts with enabling compression (${o.compression})`);
+        if (a[0] !== 'no' && o.allowCompression === 'no')
+          throw err(d, `cannot set allow-compression to '${a[0]}' after it was set to 'no'`);
         o.allowCompression = a[0];
         break;
       case 'auth-user-pass':

@@ -37,11 +37,13 @@ import { maxControlPayload } from '../control/reliable.js';
 import { ClientSession } from '../control/session.js';
 import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
 import { makeControlWrap } from './control-wrap.js';
+import { occWithCompression, peerDataOptions } from './data-options.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
 import { NetConfig, peerCommonName } from './net-config.js';
 import { applyPullFilters } from './pull-filter.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
+import { pollRenegTraffic } from './reneg-traffic.js';
 import { type ServerCommand, serverMessage, waitUntil } from './server-messages.js';
 import { TlsChannel, type TlsChannelOptions } from './tls-channel.js';
 import { loadTlsConfig } from './tls-config.js';
@@ -136,6 +138,7 @@ export class OpenvpnClient {
   /** The server pushed `protocol-flags cc-exit`: the exit notification is the control message EXIT. */
   private ccExit = false;
   private commanded = false;
+  private stopRenegTraffic: () => void = () => {};
 
   constructor(
     private readonly api: OvpnApi,
@@ -226,8 +229,9 @@ export class OpenvpnClient {
     const peerInfo = buildPeerInfo({
       version: IV_VER,
       dataCiphers: o.dataCiphers,
+      compressionStubs: true,
     });
-    this.occ = occString(o);
+    this.occ = occWithCompression(occString(o), o.compression);
     this.peerInfoText = peerInfo;
     const plaintext = this.readPlaintext(tls);
     await Promise.race([this.writeKeyMethod2(tls, mine), failed]);
@@ -250,6 +254,8 @@ export class OpenvpnClient {
       throw new Error('the server pushed no peer-id (DATA_V1 is not supported)');
     const keys = keyStateKeys(pushed.tlsEkm, tls, mine, theirs.keySource, session, cipher);
     const link = this.link;
+    const data = peerDataOptions(o, ce, pushed, { proto: ce.remote.proto, family });
+    link.peerDataOptions = data;
     const keepalive =
       pushed.ping !== undefined && pushed.pingRestart !== undefined
         ? { interval: pushed.ping, timeout: pushed.pingRestart }
@@ -271,11 +277,21 @@ export class OpenvpnClient {
     log(
       `Data Channel: cipher '${cipher}', peer-id: ${pushed.peerId}, key derivation ${pushed.tlsEkm ? 'tls-ekm' : 'prf'}`,
     );
+    log(`Data Channel: compression framing ${data.compFraming}, MSS clamp ${data.mssClamp || 'off'}`);
     const remote = { address: server.address, port: server.port, family };
     this.net = new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
     const net = this.net.up(filtered);
     session.markEstablished(Date.now());
     this.up = true;
+    this.stopRenegTraffic = pollRenegTraffic(
+      { bytes: o.renegBytes, packets: o.renegPkts },
+      () => (this.closed ? undefined : { keyId: session.keyId, counters: link.peerInfo() }),
+      (reason) => {
+        if (session.renegotiate(Date.now()) === undefined) return;
+        log(`TLS: renegotiation by reneg-bytes/reneg-pkts (${reason}), new key-id ${session.keyId}`);
+        this.queuePump();
+      },
+    );
     log(`Initialization Sequence Completed${net.routeErrors > 0 ? ' With Errors' : ''}`);
     return {
       ifname: link.ifname,
@@ -307,6 +323,7 @@ export class OpenvpnClient {
     this.abandon.abort();
     clearTimeout(this.timer);
     clearTimeout(this.pushTimer);
+    this.stopRenegTraffic();
     this.session?.abort('closed');
     this.tls?.destroy();
     this.net?.beforeDeviceClose();

@@ -56,6 +56,8 @@ export class DataPlaneLink {
   readonly proto: 'udp' | 'tcp';
   /** The id of our peer on the data plane (on TCP the placeholder's for good). */
   private peerId = PLACEHOLDER_PEER_ID;
+  /** `mss-clamp` and `comp-framing` of the next peer-new (set from the push before `setPeer`). */
+  peerDataOptions: { mssClamp: number; compFraming: string } | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
 
@@ -134,7 +136,7 @@ export class DataPlaneLink {
       // the stream stays with the placeholder: the pushed id goes into what we send
       this.api.peerSet({
         ifindex: this.ifindex,
-        peer: { id: this.peerId, 'tx-id': peerId, ...keepaliveAttrs(keepalive) },
+        peer: { id: this.peerId, 'tx-id': peerId, ...keepaliveAttrs(keepalive), ...this.dataAttrs() },
       });
       return;
     }
@@ -196,6 +198,11 @@ export class DataPlaneLink {
     }
   }
 
+  private dataAttrs() {
+    const d = this.peerDataOptions;
+    return d === undefined ? {} : { 'mss-clamp': d.mssClamp, 'comp-framing': d.compFraming };
+  }
+
   private addPeer(id: number, keepalive: { interval: number; timeout: number } | undefined): void {
     const isV6 = this.remote.family === 6;
     this.api.peerNew({
@@ -212,6 +219,7 @@ export class DataPlaneLink {
               'remote-port': this.remote.port,
             }),
         ...keepaliveAttrs(keepalive),
+        ...this.dataAttrs(),
       },
     });
   }

@@ -34,6 +34,8 @@ export interface PushedConfig {
   /** The words of `protocol-flags`. */
   protocolFlags: string[];
   tunMtu: number | undefined;
+  /** `comp-lzo` and `compress` lines in order, as pushed (data-options.ts resolves them). */
+  compression: string[];
   /** Options we did not apply, as pushed. */
   ignored: string[];
 }
@@ -64,6 +66,7 @@ export function parsePushedOptions(lines: readonly string[]): PushedConfig {
     tlsEkm: false,
     protocolFlags: [],
     tunMtu: undefined,
+    compression: [],
     ignored: [],
   };
   for (const line of lines) {
@@ -125,6 +128,10 @@ export function parsePushedOptions(lines: readonly string[]): PushedConfig {
       case 'tun-mtu':
         c.tunMtu = uint(a1);
         used = c.tunMtu !== undefined;
+        break;
+      case 'comp-lzo':
+      case 'compress':
+        c.compression.push(line.trim());
         break;
       default:
         used = false;

@@ -73,17 +73,35 @@ describe('dispositions', () => {
     const { options } = await load(`${BASE.replace('dev tun', 'dev vpn0')}dev-type tun\n`);
     assert.equal(options.devType, 'tun');
   });
-  it('compression: only framing is accepted', async () => {
+  it('compression: stubs and real algorithms are read as 2.6 reads them; allow-compression no refuses real ones', async () => {
     assert.equal((await load(`${BASE}comp-lzo no\n`)).options.compression, 'lzo-stub');
     assert.equal((await load(`${BASE}compress\n`)).options.compression, 'stub');
     assert.equal((await load(`${BASE}compress stub-v2\n`)).options.compression, 'stub-v2');
     assert.equal((await load(BASE)).options.compression, 'none');
-    await refused(`${BASE}comp-lzo\n`, 10, 'comp-lzo', /LZO/);
-    await refused(`${BASE}comp-lzo yes\n`, 10, 'comp-lzo', /LZO/);
-    await refused(`${BASE}comp-lzo adaptive\n`, 10, 'comp-lzo', /LZO/);
-    await refused(`${BASE}compress lz4\n`, 10, 'compress', /lz4/);
-    await refused(`${BASE}compress lzo\n`, 10, 'compress', /lzo/);
+    assert.equal((await load(BASE)).options.compressionAt, undefined);
+    // real compression is refused at connect time unless the push replaces it (openvpn/data-options.ts)
+    for (const [line, alg] of [
+      ['comp-lzo', 'lzo'],
+      ['comp-lzo yes', 'lzo'],
+      ['comp-lzo adaptive', 'lzo'],
+      ['compress lzo', 'lzo'],
+      ['compress lz4', 'lz4'],
+      ['compress lz4-v2', 'lz4-v2'],
+    ]) {
+      const { options } = await load(`${BASE}${line}\n`);
+      assert.equal(options.compression, alg, line);
+      assert.deepEqual(options.compressionAt, { file: '/p/c.ovpn', line: 10, directive: line.split(' ')[0] });
+    }
+    // the later one wins
+    assert.equal((await load(`${BASE}compress lz4\ncomp-lzo no\n`)).options.compression, 'lzo-stub');
     await refused(`${BASE}comp-lzo maybe\n`, 10, 'comp-lzo', /bad parameter/);
+    await refused(`${BASE}compress zstd\n`, 10, 'compress', /bad compression/);
+    // allow-compression no: stubs only, in either order (2.6 options.c and its post-process check)
+    const noComp = await load(`${BASE}allow-compression no\ncompress stub-v2\n`);
+    assert.equal(noComp.options.compression, 'stub-v2');
+    await refused(`${BASE}allow-compression no\ncompress lz4-v2\n`, 11, 'compress', /allow-compression/);
+    await refused(`${BASE}comp-lzo\nallow-compression no\n`, 11, 'allow-compression', /conflicts/);
+    await refused(`${BASE}allow-compression no\nallow-compression yes\n`, 11, 'allow-compression', /after/);
   });
   it('proto: tcp means tcp-client, server variants and others are refused', async () => {
     const { options } = await load(`${BASE}proto tcp4\n`);
