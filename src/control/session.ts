@@ -40,13 +40,16 @@ import { einval, OvpnError } from '../errors/ovpn-error.js';
 import {
   OP_ACK_V1,
   OP_CONTROL_HARD_RESET_CLIENT_V2,
+  OP_CONTROL_HARD_RESET_CLIENT_V3,
   OP_CONTROL_HARD_RESET_SERVER_V2,
   OP_CONTROL_SOFT_RESET_V1,
   OP_CONTROL_V1,
+  OP_CONTROL_WKC_V1,
 } from '../wire/opcode.js';
 import {
   type ControlPacket,
   decodeControl,
+  EARLY_NEG_FLAG_RESEND_WKC,
   encodeControl,
   PacketError,
   parseEarlyNegotiation,
@@ -192,6 +195,8 @@ export class ClientSession {
   private lame: KeyState | undefined;
   private readonly dropCounts = new Map<SessionDropReason, number>();
   private _earlyNegFlags = 0;
+  /** tls-crypt-v2: the server asked for the WKc again; our message-id 1 goes out as P_CONTROL_WKC_V1. */
+  private wkcPending = false;
   private _renegotiations = 0;
 
   constructor(opts: ClientSessionOptions) {
@@ -262,7 +267,10 @@ export class ClientSession {
     if (this.startedMs !== undefined) throw new OvpnError('EBUSY', 'the session has already started');
     this.startedMs = nowMs;
     this.primary = this.newKeyState(0, nowMs);
-    this.primary.reliable.send(Buffer.alloc(0), OP_CONTROL_HARD_RESET_CLIENT_V2);
+    // tls-crypt-v2 clients reset with V3, which carries their wrapped key (ssl.c tls_session_init)
+    const reset =
+      this.wrap.wkcLength === undefined ? OP_CONTROL_HARD_RESET_CLIENT_V2 : OP_CONTROL_HARD_RESET_CLIENT_V3;
+    this.primary.reliable.send(Buffer.alloc(0), reset);
   }
 
   /**
@@ -365,6 +373,7 @@ export class ClientSession {
           return NO_INPUT;
         }
         this._earlyNegFlags = neg.flags;
+        this.wkcPending = this.wrap.wkcLength !== undefined && (neg.flags & EARLY_NEG_FLAG_RESEND_WKC) !== 0;
         this.remoteSid = Buffer.from(p.sessionId);
       } else if (!p.sessionId.equals(this.remoteSid)) {
         return this.drop('unexpected-reset');
@@ -549,10 +558,21 @@ export class ClientSession {
     const held = ks.held;
     ks.held = [];
     for (const b of held) this.queueTls(b);
+    // nothing to send yet: the ack of the server's reset rides on an empty P_CONTROL_WKC_V1, which is
+    // retransmitted until acked, where a bare ack could be lost with the WKc (ssl.c tls_process_state)
+    if (this.wkcPending) this.queueTls(Buffer.alloc(0));
   }
 
   private queueTls(ciphertext: Buffer): void {
-    for (const chunk of splitCiphertext(ciphertext, this.maxPayload))
+    let rest = ciphertext;
+    if (this.wkcPending) {
+      // ssl.c control_packet_needs_wkc: message-id 1 carries the WKc again, so that much less TLS
+      this.wkcPending = false;
+      const n = Math.max(0, Math.min(rest.length, this.maxPayload - (this.wrap.wkcLength ?? 0)));
+      this.primary.reliable.send(rest.subarray(0, n), OP_CONTROL_WKC_V1);
+      rest = rest.subarray(n);
+    }
+    for (const chunk of splitCiphertext(rest, this.maxPayload))
       this.primary.reliable.send(chunk, OP_CONTROL_V1);
   }
 

@@ -1,10 +1,11 @@
-/** The control-channel wrap a connection entry asks for (plain, tls-auth, tls-crypt). */
+/** The control-channel wrap a connection entry asks for (plain, tls-auth, tls-crypt, tls-crypt-v2). */
 import type { ClientOptions, TlsWrap } from '../config/client-options.js';
 import { type ReadFileFn, readFileRef } from '../config/load.js';
-import { parseKeyDirection, parseStaticKey } from '../control/static-key.js';
+import { parseKeyDirection, parseStaticKey, parseTlsCryptV2ClientKey } from '../control/static-key.js';
 import { PlainWrap } from '../control/wrap/plain.js';
 import { TlsAuthWrap } from '../control/wrap/tls-auth.js';
 import { TlsCryptWrap } from '../control/wrap/tls-crypt.js';
+import { TlsCryptV2ClientWrap } from '../control/wrap/tls-crypt-v2.js';
 import type { ControlWrap } from '../control/wrap/wrap.js';
 
 export async function makeControlWrap(
@@ -23,7 +24,9 @@ export async function makeControlWrap(
       });
     case 'tls-crypt':
       return new TlsCryptWrap({ key2: parseStaticKey(text, 'tls-crypt'), role: 'client' });
-    default:
-      throw new Error('tls-crypt-v2 is not supported by the ovpn-ts client yet');
+    case 'tls-crypt-v2':
+      // the client key and its WKc (`openvpn --genkey tls-crypt-v2-client`); replay ids start at the
+      // early-negotiation marker, as every 2.6 client's do
+      return new TlsCryptV2ClientWrap({ clientKey: parseTlsCryptV2ClientKey(text) });
   }
 }

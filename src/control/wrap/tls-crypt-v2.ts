@@ -137,6 +137,7 @@ export interface TlsCryptV2ClientOptions {
 /** The client side: tls-crypt with Kc (INVERSE), WKc appended to V3 and WKC_V1 packets. */
 export class TlsCryptV2ClientWrap implements ControlWrap {
   readonly overhead: number;
+  readonly wkcLength: number;
   private readonly inner: TlsCryptWrap;
   private readonly wkc: Buffer;
 
@@ -150,6 +151,7 @@ export class TlsCryptV2ClientWrap implements ControlWrap {
     });
     this.overhead = this.inner.overhead;
     this.wkc = Buffer.from(opts.clientKey.wkc);
+    this.wkcLength = this.wkc.length;
   }
 
   wrap(plain: Buffer, nowSec: number): Buffer {

@@ -54,6 +54,11 @@ export interface ControlWrap {
    * throws. A packet that fails authentication does not touch the replay window.
    */
   unwrap(wire: Buffer, nowSec: number): Buffer | WrapError;
+  /**
+   * tls-crypt-v2 client only: the length of the wrapped client key appended to its
+   * P_CONTROL_HARD_RESET_CLIENT_V3 and P_CONTROL_WKC_V1 packets (the session then resets with V3).
+   */
+  readonly wkcLength?: number;
 }
 
 /** Replay window defaults: `--replay-window 64 15` (DEFAULT_SEQ_BACKTRACK, DEFAULT_TIME_BACKTRACK). */
