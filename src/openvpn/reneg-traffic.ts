@@ -9,7 +9,8 @@
  *
  * The data plane counts per peer, not per key, so the key's traffic is the peer's link counters (rx +
  * tx) since the key state became the current one: the old key's last packets in the transition window
- * count towards the new one, a few packets more than 2.6 would count. The shell polls the counters
+ * count towards the new one, a few packets more than 2.6 would count (and a renegotiation the server
+ * starts is seen at the next poll, so its first poll interval is not counted). The shell polls the counters
  * every `RENEG_TRAFFIC_POLL_MS` while a limit is set (2.6 checks on each pass of its event loop; one
  * second late is within what a byte or packet budget means, and costs one peer-get a second).
  */
@@ -81,7 +82,11 @@ export function pollRenegTraffic(
     const p = probe();
     if (p === undefined) return;
     const reason = traffic.check(p.keyId, p.counters);
-    if (reason !== undefined) renegotiate(reason);
+    if (reason === undefined) return;
+    renegotiate(reason);
+    // the new key state counts from now, not from the next poll
+    const q = probe();
+    if (q !== undefined) traffic.check(q.keyId, q.counters);
   };
   tick();
   const timer = setInterval(tick, RENEG_TRAFFIC_POLL_MS);

@@ -12,6 +12,7 @@
  * `compress`, `compress stub-v2` against servers with the same setting, and an old `comp-lzo` profile
  * rescued by a pushed `comp-lzo no`; real compression refused. MSS: a TCP connection through a tunnel
  * at tun-mtu 1500 whose server runs `--mssfix 0` (so only our clamp acts) gets MSS 1400 on both ends.
+ * And `reneg-bytes` / `reneg-pkts` start renegotiations from the client while traffic flows.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -298,6 +299,39 @@ describe('ovpn-ts client interop matrix against OpenVPN 2.6 over UDP (netns)', {
         // the server saw the options it expected (no OCC complaint about compression)
         const log = c.server === 'base' ? ol.serverLog.join('\n') : (servers.get(c.server) ?? []).join('');
         assert.doesNotMatch(log, /'comp-lzo' is (present|missing)/);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${client.tail(40)}`);
+      } finally {
+        await stopClient(client);
+      }
+    });
+  }
+
+  for (const [directive, limit] of [
+    ['reneg-bytes', 60_000],
+    ['reneg-pkts', 50],
+  ] as const) {
+    it(`renegotiates by ${directive} ${limit}, losing no ping`, async () => {
+      const s = SERVERS.base;
+      const cfg = writeProfile(ol, s, [`${directive} ${limit}`], `${directive}.ovpn`);
+      const { client } = await startClient(ol, cfg);
+      try {
+        // 150 pings of 1400 bytes: 300 packets and 420 kB both ways, over 3 s
+        const ping = ol.lab.exec(ol.nsC, 'ping', [
+          '-c',
+          '150',
+          '-i',
+          '0.02',
+          '-s',
+          '1400',
+          '-W',
+          '2',
+          serverVpn(s),
+        ]);
+        assert.match(ping, / 0% packet loss/, ping);
+        await client.waitFor((l) => l.includes('new key-id 2'), 10_000, 'a second renegotiation');
+        const by = client.out.filter((l) => l.includes('TLS: renegotiation by reneg-bytes/reneg-pkts'));
+        assert.match(by[0] ?? '', directive === 'reneg-bytes' ? /bytes=\d+\/60000\b/ : /pkts=\d+\/50\b/);
       } catch (e) {
         throw new Error(`${(e as Error).message}\n${client.tail(40)}`);
       } finally {
