@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RenegTraffic } from '../../../src/openvpn/reneg-traffic.js';
+import { pollRenegTraffic, RENEG_TRAFFIC_POLL_MS, RenegTraffic } from '../../../src/openvpn/reneg-traffic.js';
 
 function counters(rxB: number, txB: number, rxP: number, txP: number) {
   return {
@@ -42,5 +42,53 @@ describe('RenegTraffic', () => {
     assert.equal(t.check(0, counters(0, 0, 100, 100)), undefined);
     assert.equal(t.check(0, counters(0, 0, 2, 2)), undefined);
     assert.equal(t.check(0, counters(0, 0, 7, 7)), 'pkts=10/10');
+  });
+});
+
+describe('pollRenegTraffic', () => {
+  it('polls once a second while a limit is set, and counts the new key from the soft reset it triggered', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let keyId = 0;
+    let packets = 0;
+    const reasons: string[] = [];
+    const stop = pollRenegTraffic(
+      { bytes: 0, packets: 10 },
+      () => ({ keyId, counters: counters(0, 0, packets, 0) }),
+      (reason) => {
+        reasons.push(reason);
+        keyId++; // the session's soft reset: a new key-id at once
+      },
+    );
+    packets = 9;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(reasons, []);
+    packets = 12;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(reasons, ['pkts=12/10']);
+    // key-id 1 counts from 12, not from the next poll
+    packets = 21;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(reasons, ['pkts=12/10']);
+    packets = 22;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(reasons, ['pkts=12/10', 'pkts=10/10']);
+    stop();
+    packets = 100;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS * 5);
+    assert.equal(reasons.length, 2);
+  });
+  it('does nothing without limits', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let probes = 0;
+    pollRenegTraffic(
+      { bytes: 0, packets: 0 },
+      () => {
+        probes++;
+        return undefined;
+      },
+      () => {},
+    )();
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS * 3);
+    assert.equal(probes, 0);
   });
 });
