@@ -13,7 +13,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { PeerInfo } from '../api/messages.js';
 import type { OvpnApi } from '../api/ovpn-api.js';
-import type { ClientOptions } from '../config/client-options.js';
+import type { ClientOptions, ConnectionEntry } from '../config/client-options.js';
 import type { ReadFileFn } from '../config/load.js';
 import {
   type ControlMessage,
@@ -36,11 +36,12 @@ import { buildPeerInfo, decodeKeyMethod2, encodeKeyMethod2, type KeySource } fro
 import { maxControlPayload } from '../control/reliable.js';
 import { ClientSession } from '../control/session.js';
 import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
+import { effectiveKeepalive, fatalError, peerGoneError } from './connect-retry.js';
 import { makeControlWrap } from './control-wrap.js';
 import { occWithCompression, peerDataOptions } from './data-options.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
-import { NetConfig, peerCommonName } from './net-config.js';
+import { type AppliedNetConfig, NetConfig, peerCommonName } from './net-config.js';
 import { applyPullFilters } from './pull-filter.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
 import { pollRenegTraffic } from './reneg-traffic.js';
@@ -48,6 +49,7 @@ import { type ServerCommand, serverMessage, waitUntil } from './server-messages.
 import { TlsChannel, type TlsChannelOptions } from './tls-channel.js';
 import { loadTlsConfig } from './tls-config.js';
 import { occLinkMtu, occProto, openServerTransport, releaseServerTransport } from './transport-connect.js';
+import type { KeptTun } from './tun-keeper.js';
 
 /** The version we announce in IV_VER. */
 export const IV_VER = '2.6.14';
@@ -80,6 +82,8 @@ export interface ClientRunOptions {
    * the connection.
    */
   onServerCommand?: (cmd: ServerCommand) => void;
+  /** persist-tun: the device (and its addresses) kept across connections; the client does not remove it. */
+  tun?: KeptTun;
 }
 
 export interface ClientUp {
@@ -104,9 +108,9 @@ export function effectiveRenegSec(max: number, min: number | undefined, rand = r
 }
 
 /** The OCC options string of a 2.6 client without `cipher` (openvpn-protocol.md §6). */
-export function occString(o: ClientOptions): string {
-  const proto = o.connections[0]?.remote.proto ?? 'udp';
-  return `V4,dev-type tun,link-mtu ${occLinkMtu(proto)},tun-mtu ${o.connections[0]?.tunMtu ?? 1500},proto ${occProto(proto)},auth ${o.auth},keysize 128,key-method 2,tls-client`;
+export function occString(o: ClientOptions, ce: ConnectionEntry | undefined = o.connections[0]): string {
+  const proto = ce?.remote.proto ?? 'udp';
+  return `V4,dev-type tun,link-mtu ${occLinkMtu(proto)},tun-mtu ${ce?.tunMtu ?? 1500},proto ${occProto(proto)},auth ${o.auth},keysize 128,key-method 2,tls-client`;
 }
 
 export class OpenvpnClient {
@@ -148,11 +152,13 @@ export class OpenvpnClient {
     this.auth = run.auth ?? new AuthUserPass({ readFile: run.readFile, log: run.log }, options);
   }
 
-  /** Connects to the first remote; resolves once the tunnel is up. Call `close` afterwards, or on failure. */
-  async connect(): Promise<ClientUp> {
+  /**
+   * Connects to connection entry `ce` (default: the first); resolves once the tunnel is up. Call
+   * `close` afterwards, or on failure. Errors that retrying cannot cure are fatal (connect-retry.ts).
+   */
+  async connect(ce: ConnectionEntry | undefined = this.options.connections[0]): Promise<ClientUp> {
     const o = this.options;
-    const ce = o.connections[0];
-    if (ce === undefined) throw new Error('no remote in the configuration');
+    if (ce === undefined) throw fatalError('no remote in the configuration');
     const log = this.run.log;
     const rf = this.run.readFile;
     const tlsConfig = await loadTlsConfig(o, rf);
@@ -164,14 +170,15 @@ export class OpenvpnClient {
       throw new Error('the client was closed while connecting');
     }
     const family = server.family;
+    let pingAction: 'restart' | 'exit' = 'restart';
 
     const failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
         reject(e);
         if (this.up && !this.failedAfterUp && !this.closed) {
           this.failedAfterUp = true;
-          log(`ERROR: ${e.message}`);
-          this.run.onFailure?.(e);
+          if (this.run.onFailure !== undefined) this.run.onFailure(e);
+          else log(`ERROR: ${e.message}`);
         }
       };
     });
@@ -192,6 +199,7 @@ export class OpenvpnClient {
         remoteAddress: server.address,
         remotePort: server.port,
         tcpFd: server.fd,
+        device: this.run.tun?.device(this.run.ifname ?? o.dev),
       },
       (packet) => {
         const r = session.receive(packet, Date.now());
@@ -201,7 +209,7 @@ export class OpenvpnClient {
         if (r.tls !== undefined && r.keyId === this.tlsKeyId) this.tls?.ciphertextIn(r.tls);
         this.pump();
       },
-      (reason) => this.fail(new Error(`the data plane removed the peer: ${reason}`)),
+      (reason) => this.fail(peerGoneError(reason, pingAction)),
       (keyId) => this.keyExhausted(keyId),
     );
     session.start(Date.now());
@@ -231,7 +239,7 @@ export class OpenvpnClient {
       dataCiphers: o.dataCiphers,
       compressionStubs: true,
     });
-    this.occ = occWithCompression(occString(o), o.compression);
+    this.occ = occWithCompression(occString(o, ce), o.compression);
     this.peerInfoText = peerInfo;
     const plaintext = this.readPlaintext(tls);
     await Promise.race([this.writeKeyMethod2(tls, mine), failed]);
@@ -256,10 +264,8 @@ export class OpenvpnClient {
     const link = this.link;
     const data = peerDataOptions(o, ce, pushed, { proto: ce.remote.proto, family });
     link.peerDataOptions = data;
-    const keepalive =
-      pushed.ping !== undefined && pushed.pingRestart !== undefined
-        ? { interval: pushed.ping, timeout: pushed.pingRestart }
-        : undefined;
+    const keepalive = effectiveKeepalive(o, pushed);
+    pingAction = keepalive?.action ?? 'restart';
     link.setPeer(pushed.peerId, keepalive);
     this.cipher = cipher;
     this.tlsEkm = pushed.tlsEkm;
@@ -279,8 +285,13 @@ export class OpenvpnClient {
     );
     log(`Data Channel: compression framing ${data.compFraming}, MSS clamp ${data.mssClamp || 'off'}`);
     const remote = { address: server.address, port: server.port, family };
-    this.net = new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
-    const net = this.net.up(filtered);
+    const makeNet = () =>
+      new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
+    let net: AppliedNetConfig;
+    if (this.run.tun === undefined) {
+      this.net = makeNet();
+      net = this.net.up(filtered);
+    } else net = this.run.tun.configure(filtered, makeNet); // persist-tun: the keeper owns it
     session.markEstablished(Date.now());
     this.up = true;
     this.stopRenegTraffic = pollRenegTraffic(
@@ -304,6 +315,11 @@ export class OpenvpnClient {
       tlsVersion: tls.socket.getProtocol() ?? '',
       netCommands: net.commands,
     };
+  }
+
+  /** Whether the server answered yet (a packet of its session accepted): the server poll timeout. */
+  heardFromServer(): boolean {
+    return this.session?.remoteSessionId !== undefined;
   }
 
   /** peer-get of the tunnel's peer. */

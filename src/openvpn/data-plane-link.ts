@@ -21,6 +21,9 @@
  * incoming packet is not looked at (the stream names the peer), so the placeholder's `id` is harmless;
  * it is the id `peerInfo` and the key operations use. The server closing the stream removes the peer
  * (transport-disconnect), reported through `onPeerGone`.
+ *
+ * The device is a TunnelDevice of its own, or one lent by the caller (persist-tun keeps it across
+ * connections, tun-keeper.ts): then `close` removes only the peer and the socket.
  */
 
 import type { PeerInfo } from '../api/messages.js';
@@ -33,8 +36,37 @@ import { createUdpSocket } from '../transport/udp-socket.js';
 /** The id of the peer before the push; replaced by the pushed one. */
 const PLACEHOLDER_PEER_ID = 0xfffffe;
 
+/** A P2P ovpn device (the client's TUN). */
+export class TunnelDevice {
+  readonly ifindex: number;
+  readonly ifname: string;
+  private closedNow = false;
+
+  constructor(
+    private readonly api: OvpnApi,
+    ifname: string,
+  ) {
+    const dev = api.devNew({ ifname, mode: 'p2p' });
+    this.ifindex = dev.ifindex;
+    this.ifname = dev.ifname;
+  }
+
+  get closed(): boolean {
+    return this.closedNow;
+  }
+
+  /** Removes the device (its peer, keys, addresses and routes go with it). Idempotent. */
+  close(): void {
+    if (this.closedNow) return;
+    this.closedNow = true;
+    this.api.devDel({ ifindex: this.ifindex });
+  }
+}
+
 export interface DataPlaneLinkOptions {
   ifname: string;
+  /** A device to use instead of creating one; it is left in place by `close`. */
+  device?: TunnelDevice;
   /** The server's address (IPv4 or IPv6 text) and port. */
   remoteAddress: string;
   remotePort: number;
@@ -55,6 +87,8 @@ export class DataPlaneLink {
   private readonly remote: Endpoint;
   readonly proto: 'udp' | 'tcp';
   /** The id of our peer on the data plane (on TCP the placeholder's for good). */
+  private readonly device: TunnelDevice;
+  private readonly ownsDevice: boolean;
   private peerId = PLACEHOLDER_PEER_ID;
   /** `mss-clamp` and `comp-framing` of the next peer-new (set from the push before `setPeer`). */
   peerDataOptions: { mssClamp: number; compFraming: string } | undefined;
@@ -70,20 +104,21 @@ export class DataPlaneLink {
     onKeyExhausted: (keyId: number) => void = () => {},
   ) {
     this.proto = opts.tcpFd === undefined ? 'udp' : 'tcp';
-    let dev: ReturnType<OvpnApi['devNew']>;
+    const lent = opts.device !== undefined && !opts.device.closed ? opts.device : undefined;
+    this.ownsDevice = lent === undefined;
     try {
       this.remote = Endpoint.parse(opts.remoteAddress, opts.remotePort);
-      dev = api.devNew({ ifname: opts.ifname, mode: 'p2p' });
+      this.device = lent ?? new TunnelDevice(api, opts.ifname);
     } catch (e) {
       if (opts.tcpFd !== undefined) closeFd(opts.tcpFd);
       throw e;
     }
-    this.ifindex = dev.ifindex;
-    this.ifname = dev.ifname;
+    this.ifindex = this.device.ifindex;
+    this.ifname = this.device.ifname;
     try {
       this.fd = opts.tcpFd ?? createUdpSocket({ family: this.remote.family, port: 0 });
     } catch (e) {
-      api.devDel({ ifindex: this.ifindex });
+      if (this.ownsDevice) this.device.close();
       throw e;
     }
     const tcp = this.proto === 'tcp';
@@ -186,13 +221,23 @@ export class DataPlaneLink {
     return this.api.peerGet({ ifindex: this.ifindex, peer: { id: this.peerId } });
   }
 
-  /** Removes the device (and so the peer and its keys) and closes the socket. Idempotent. */
+  /**
+   * Removes the device (and so the peer and its keys) and closes the socket; a lent device stays,
+   * without the peer. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const u of this.unsubscribe.splice(0)) u();
     try {
-      this.api.devDel({ ifindex: this.ifindex });
+      if (this.ownsDevice) this.device.close();
+      else if (!this.device.closed) {
+        try {
+          this.api.peerDel({ ifindex: this.ifindex, peer: { id: this.peerId } });
+        } catch {
+          // already gone (expired, or never replaced the placeholder)
+        }
+      }
     } finally {
       this.api.closeSocket(this.fd);
     }

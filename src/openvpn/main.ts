@@ -4,12 +4,16 @@
  * `--json` (args.ts). Logs at OpenVPN's verb levels (log.ts) to stdout, or `--log`/`--log-append`;
  * `--daemon` detaches and `--writepid` writes the pid file (daemonize.ts). Signals drive the
  * lifecycle (lifecycle.ts): SIGTERM/SIGINT tear down and exit 0, SIGUSR1 reconnects, SIGHUP re-reads
- * the config and reconnects.
+ * the config and reconnects. A failed attempt moves on to the next connection entry after the
+ * connect-retry pause, and a tunnel that fails once up (ping-restart) reconnects (connect-retry.ts);
+ * `persist-tun` keeps the device across those restarts (tun-keeper.ts).
  *
  * With `--json`, progress also goes to stdout as one JSON object per line (`{"event":"up",...}`,
- * `{"event":"log",...}`, `{"event":"error",...}`) and the log to stderr; lines on stdin are commands:
+ * `{"event":"log",...}`, `{"event":"reconnecting",...}` before each new attempt, `{"event":"error",...}`
+ * when the process gives up) and the log to stderr; lines on stdin are commands:
  * `stats` prints the peer (peer-get), `quit` is SIGTERM, `restart` SIGUSR1, `reload` SIGHUP.
  */
+import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,7 +24,7 @@ import { DAEMON_CHILD_ENV, parseProgramArgs, programVersion, usageText, versionT
 import { AuthUserPass } from './auth-user-pass.js';
 import { type ClientUp, OpenvpnClient } from './client.js';
 import { removePidFile, startDaemonChild, writePidFile } from './daemonize.js';
-import { Lifecycle, type LifecycleSignal } from './lifecycle.js';
+import { Lifecycle, type LifecycleSignal, type Scheduler } from './lifecycle.js';
 import {
   clientMessageLevel,
   fileSink,
@@ -32,6 +36,15 @@ import {
   streamSink,
 } from './log.js';
 import type { ServerCommand } from './server-messages.js';
+import { KeptTun } from './tun-keeper.js';
+
+/** The lifecycle's timers. */
+const scheduler: Scheduler = {
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
 
 function jsonLine(o: Record<string, unknown>): string {
   return `${JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`;
@@ -158,35 +171,46 @@ async function main(argv: string[]): Promise<number> {
   // AUTH_FAILED, RESTART, HALT, EXIT from the server: a soft signal with 2.6's reason
   const onServerCommand = (cmd: ServerCommand) => {
     if (cmd.authFailed && cmd.kind === 'halt') emit({ event: 'error', message: cmd.message });
-    lifecycle.signal(cmd.kind === 'halt' ? 'SIGTERM' : 'SIGUSR1', cmd.reason);
+    if (cmd.kind === 'halt') lifecycle.halt(cmd.reason);
+    // AUTH_FAILED retries the same remote; RESTART,[N] moves on (push.c no_advance)
+    else lifecycle.restart(cmd.reason, { sameRemote: cmd.authFailed, nextRemote: cmd.nextRemote });
   };
-  const lifecycle = new Lifecycle<ClientOptions, OpenvpnClient, ClientUp>(
+  /** Each client's kept device (persist-tun), for the lifecycle to hand on. */
+  const tuns = new WeakMap<OpenvpnClient, KeptTun>();
+  const lifecycle = new Lifecycle<ClientOptions, OpenvpnClient, ClientUp, KeptTun>(
     {
       load: async () => {
         const l = await load();
         logNotes(l.notes, l.options.verb);
         return l.options;
       },
-      create: (o) => {
-        const c: OpenvpnClient = new OpenvpnClient(api, o, {
+      create: (o, kept, onFailure) => {
+        const tun = o.persistTun ? (kept ?? new KeptTun(api, clientLog)) : undefined;
+        const c = new OpenvpnClient(api, o, {
           readFile: readFileFn,
           log: clientLog,
           auth,
           onServerCommand,
-          onFailure: (e) => lifecycle.lost(c, e),
+          onFailure,
+          tun,
         });
+        if (tun !== undefined) tuns.set(c, tun);
         return c;
       },
+      keptTun: (c) => tuns.get(c),
+      releaseTun: (t) => t.release(),
       log: (level, msg) => logger.log(level, msg),
       configured: (o) => {
         logger.setVerb(o.verb);
         auth.configure(o);
       },
       up: (up) => emit({ event: 'up', ...up }),
-      failed: (e, c) => emit({ event: 'error', message: e.message, drops: c.drops() }),
+      retrying: (e, _c, pause) => emit({ event: 'reconnecting', message: e.message, pause }),
+      failed: (e, c) => emit({ event: 'error', message: e.message, drops: c?.drops() ?? {} }),
       beforeExit: (c) => c.exitNotify(),
     },
     first,
+    { scheduler, randomInt: (n) => randomInt(n) },
   );
   const handlers = SIGNALS.map((sig) => {
     const h = () => lifecycle.signal(sig);

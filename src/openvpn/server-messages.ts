@@ -20,6 +20,8 @@ export interface ServerCommand {
   message: string;
   /** It comes from AUTH_FAILED. */
   authFailed: boolean;
+  /** RESTART,[N]: the next connection goes to the next remote (push.c server_pushed_signal). */
+  nextRemote?: boolean;
 }
 
 export interface ServerMessageOutcome {
@@ -57,6 +59,7 @@ export function serverMessage(m: ControlMessage, text: string, auth: AuthUserPas
           reason: restart ? 'server-pushed-connection-reset' : 'server-pushed-halt',
           message: text,
           authFailed: false,
+          nextRemote: m.advanceRemote,
         },
       };
     }

@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import type { ConnectionEntry, Remote } from '../config/client-options.js';
 import { close as closeFd } from '../sys/libc.js';
 import { tcpConnect } from '../transport/tcp-socket.js';
+import { ConnectError, fatalError } from './connect-retry.js';
 
 /** One resolved address of the remote. */
 export interface ResolvedAddress {
@@ -55,7 +56,7 @@ export async function resolveRemote(
   const numeric = isIP(remote.host);
   if (numeric !== 0) {
     if (want !== 0 && numeric !== want)
-      throw new Error(
+      throw fatalError(
         `${where}: remote ${remote.host} is an IPv${numeric} address but proto ${remote.proto}${want} asks for IPv${want}`,
       );
     return [{ address: remote.host, family: numeric as 4 | 6 }];
@@ -64,13 +65,21 @@ export async function resolveRemote(
   try {
     found = await lookupFn(remote.host, want);
   } catch (e) {
-    throw new Error(`${where}: cannot resolve remote ${remote.host}: ${(e as Error).message}`);
+    // a failed lookup: resolv-retry decides (lifecycle.ts)
+    throw new ConnectError(`${where}: cannot resolve remote ${remote.host}: ${(e as Error).message}`, {
+      resolve: true,
+    });
   }
   const out = found
     .filter((a) => (a.family === 4 || a.family === 6) && (want === 0 || a.family === want))
     .map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
   if (out.length === 0)
-    throw new Error(`${where}: remote ${remote.host} has no ${want === 0 ? '' : `IPv${want} `}address`);
+    throw new ConnectError(
+      `${where}: remote ${remote.host} has no ${want === 0 ? '' : `IPv${want} `}address`,
+      {
+        resolve: true,
+      },
+    );
   return out;
 }
 

@@ -48,8 +48,11 @@ describe('server control messages', () => {
       reason: 'server-pushed-connection-reset',
       message: 'RESTART,[P]:maintenance',
       authFailed: false,
+      nextRemote: false,
     });
     assert.ok(a.cached);
+    // [N]: the next connection goes to the next remote
+    assert.equal(handle('RESTART,[PN]:move', a).command?.nextRemote, true);
     const h = handle('HALT,bye', a);
     assert.deepEqual(h.log, ["Halt command was pushed by server ('bye')"]);
     assert.equal(h.command?.kind, 'halt');

@@ -1,0 +1,108 @@
+/**
+ * `persist-tun`: the client's tunnel device kept across SIGUSR1-style restarts (ping-restart, a failed
+ * attempt, the server's RESTART), as OpenVPN 2.6 keeps its tun (init.c do_close_tun skips the close on
+ * SIGUSR1 with persist_tun; do_open_tun then logs "Preserving previous TUN/TAP instance"). While the
+ * client reconnects, the device stays with its addresses and routes, so traffic for the tunnel is
+ * dropped on it rather than leaving by another route. After the reconnection, the addresses and routes
+ * are set again only if the pushed options differ from last time (push.c push_update_digest; 2.6 then
+ * closes and reopens the device: here the device carries the new peer already, so the old
+ * configuration is taken back (routes, `down` script), the addresses flushed, and the new one
+ * applied). SIGHUP and the exit release it (the lifecycle decides: lifecycle.ts), as a device close
+ * does: routes, the device, then `down`.
+ */
+import { execFileSync } from 'node:child_process';
+import type { OvpnApi } from '../api/ovpn-api.js';
+import { pushedDigest } from './connect-retry.js';
+import { TunnelDevice } from './data-plane-link.js';
+import type { AppliedNetConfig } from './net-config.js';
+
+/** One network configuration of the device (NetConfig fits). */
+export interface DeviceNetConfig {
+  up(pushedLines: readonly string[]): AppliedNetConfig;
+  beforeDeviceClose(): void;
+  afterDeviceClose(): void;
+}
+
+export class KeptTun {
+  private dev: TunnelDevice | undefined;
+  private digest: string | undefined;
+  private net: DeviceNetConfig | undefined;
+  private applied: AppliedNetConfig | undefined;
+
+  /** `ip`: runs one `ip` command (injected for tests). */
+  constructor(
+    private readonly api: OvpnApi,
+    private readonly log: (msg: string) => void,
+    private readonly ip: (args: string[]) => void = (args) => {
+      execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    },
+  ) {}
+
+  /** The kept device, or a new one the first time (and after a release). */
+  device(ifname: string): TunnelDevice {
+    const d = this.dev;
+    if (d !== undefined && !d.closed) {
+      this.log(`Preserving previous TUN/TAP instance: ${d.ifname}`);
+      return d;
+    }
+    this.dev = new TunnelDevice(this.api, ifname);
+    this.digest = undefined;
+    this.net = undefined;
+    this.applied = undefined;
+    return this.dev;
+  }
+
+  /** The device's ifindex, or undefined when none is kept. */
+  get ifindex(): number | undefined {
+    return this.dev?.closed === false ? this.dev.ifindex : undefined;
+  }
+
+  /**
+   * The network configuration for `pushedLines`: a new one from `make` is brought up unless the
+   * device already has one for the same pushed options (then nothing is run and the result says so
+   * with no commands).
+   */
+  configure(pushedLines: readonly string[], make: () => DeviceNetConfig): AppliedNetConfig {
+    const digest = pushedDigest(pushedLines);
+    if (this.digest === digest && this.applied !== undefined) return { ...this.applied, commands: [] };
+    if (this.net !== undefined) {
+      this.log('NOTE: Pulled options changed on restart, will need to close and reopen TUN/TAP device.');
+      this.unconfigure();
+    }
+    const net = make();
+    this.net = net;
+    const applied = net.up(pushedLines);
+    this.digest = digest;
+    this.applied = applied;
+    return applied;
+  }
+
+  /** Takes the configuration back and removes the device (routes, device, `down`). Idempotent. */
+  release(): void {
+    const net = this.net;
+    this.net = undefined;
+    this.digest = undefined;
+    this.applied = undefined;
+    net?.beforeDeviceClose();
+    this.dev?.close();
+    this.dev = undefined;
+    net?.afterDeviceClose();
+  }
+
+  /** The previous configuration taken back while the device stays: its routes, addresses, `down`. */
+  private unconfigure(): void {
+    const net = this.net;
+    const dev = this.dev;
+    this.net = undefined;
+    this.digest = undefined;
+    this.applied = undefined;
+    net?.beforeDeviceClose();
+    if (dev !== undefined && !dev.closed) {
+      // the addresses go with the device in a close; here the device stays (their prefix routes go too)
+      const args = ['addr', 'flush', 'dev', dev.ifname, 'scope', 'global'];
+      this.log(`net: ip ${args.join(' ')}`);
+      this.ip(args);
+    }
+    net?.afterDeviceClose();
+  }
+}
