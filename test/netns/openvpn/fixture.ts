@@ -237,8 +237,15 @@ export interface OpenvpnLab {
   readonly nsS: string;
   /** The client's namespace. */
   readonly nsC: string;
-  /** The `openvpn` server process. */
+  /** The `openvpn` server process (the current one, after `restartServer`). */
   readonly server: ChildProcess;
+  /** Kills the server (SIGKILL by default: it cannot tell its clients) and waits until it is gone. */
+  killServer(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts the server again with the same arguments (after `killServer`, or killing it first) and
+   * waits up to `ms` (default 15 s) for its "Initialization Sequence Completed".
+   */
+  restartServer(ms?: number): Promise<void>;
   /** Every line the server printed (stdout and stderr), in order of arrival. */
   readonly serverLog: string[];
   /**
@@ -310,7 +317,7 @@ export async function startOpenvpnLab(prefix: string, opts: OpenvpnLabOptions = 
     const nsS = lab.ns('s');
     const nsC = lab.ns('c');
     lab.veth(nsS, `${prefix}a`, [`${SERVER_LINK}/24`], nsC, `${prefix}b`, [`${CLIENT_LINK}/24`]);
-    const server = lab.spawn(nsS, 'openvpn', [
+    const serverArgv = [
       '--server',
       '10.98.0.0',
       '255.255.255.0',
@@ -339,30 +346,52 @@ export async function startOpenvpnLab(prefix: string, opts: OpenvpnLabOptions = 
       '60',
       '--disable-dco',
       ...(opts.serverArgs ?? []),
-    ]);
-    for (const s of [server.stdout, server.stderr]) {
-      if (s !== null)
-        createInterface({ input: s }).on('line', (l) => {
-          serverLog.push(l);
-          checkLog();
-        });
-    }
-    const started = waitServerLog(/Initialization Sequence Completed/, opts.startMs ?? 15_000, 0);
-    const exited = new Promise<never>((_r, reject) =>
-      server.once('exit', (code, signal) =>
-        reject(
-          new Error(`the openvpn server exited (${code ?? signal}):\n${serverLog.slice(-40).join('\n')}`),
+    ];
+    /** Starts the server; resolves once it is initialised, rejects if it exits first. */
+    const startServer = async (ms: number): Promise<ChildProcess> => {
+      const from = serverLog.length;
+      const p = lab.spawn(nsS, 'openvpn', serverArgv);
+      for (const s of [p.stdout, p.stderr]) {
+        if (s !== null)
+          createInterface({ input: s }).on('line', (l) => {
+            serverLog.push(l);
+            checkLog();
+          });
+      }
+      const started = waitServerLog(/Initialization Sequence Completed/, ms, from);
+      const exited = new Promise<never>((_r, reject) =>
+        p.once('exit', (code, signal) =>
+          reject(
+            new Error(`the openvpn server exited (${code ?? signal}):\n${serverLog.slice(-40).join('\n')}`),
+          ),
         ),
-      ),
-    );
-    exited.catch(() => {});
-    await Promise.race([started, exited]);
+      );
+      exited.catch(() => {});
+      started.catch(() => {});
+      await Promise.race([started, exited]);
+      return p;
+    };
+    let server = await startServer(opts.startMs ?? 15_000);
+    const killServer = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+      const p = server;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const gone = new Promise<void>((r) => p.once('exit', () => r()));
+      p.kill(signal);
+      await gone;
+    };
     return {
       lab,
       dir,
       nsS,
       nsC,
-      server,
+      get server() {
+        return server;
+      },
+      killServer,
+      async restartServer(ms = 15_000): Promise<void> {
+        await killServer();
+        server = await startServer(ms);
+      },
       serverLog,
       waitServerLog,
       cleanup,
