@@ -18,7 +18,7 @@ export const END_MARK = '<!-- end of generated directive tables -->';
  */
 export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string }> = {
   config: { use: 'used' },
-  connection: { use: 'used', note: 'only the first connection entry is tried' },
+  connection: { use: 'used', note: 'tried in order; the next block after a failed attempt' },
   'ignore-unknown-option': { use: 'used' },
   setenv: { use: 'used', note: 'the variables reach the scripts (`setenv opt` works too)' },
   'setenv-safe': { use: 'used', note: "as `OPENVPN_name` in the scripts' environment" },
@@ -39,28 +39,40 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
     use: 'used',
     note: "`udp`, `tcp`/`tcp-client`, and their `4`/`6` forms; without a family a name resolves to IPv4 and IPv6, taken in the resolver's order (TCP: each address until one connects; UDP: the first)",
   },
-  remote: { use: 'used', note: 'the first remote only; no failover to the next' },
+  remote: {
+    use: 'used',
+    note: 'tried in order, the next after a failed attempt (UDP: the first address of a name)',
+  },
   port: { use: 'used' },
   rport: { use: 'used' },
   float: { use: 'parsed' },
-  'remote-random': { use: 'parsed', note: 'the first remote is always used' },
-  'resolv-retry': { use: 'parsed', note: 'the name is resolved once per connection' },
-  'connect-retry': { use: 'parsed', note: 'no reconnection yet: a failed connection ends the process' },
-  'connect-retry-max': { use: 'parsed', note: 'no reconnection yet' },
+  'remote-random': { use: 'used', note: 'the list is shuffled once at start' },
+  'resolv-retry': {
+    use: 'used',
+    note: 'a lookup every 5 s for n seconds; infinite: the next remote; 0: fatal',
+  },
+  'connect-retry': {
+    use: 'used',
+    note: 'the pause, doubled per round of the list beyond the fifth, up to the max',
+  },
+  'connect-retry-max': { use: 'used', note: 'exit 1 after that many rounds of the list' },
   'connect-timeout': {
     use: 'used',
-    note: 'bounds each TCP connect; the handshake after it is bounded by hand-window only',
+    note: 'bounds each TCP connect; and as server-poll-timeout: no answer in time, the next remote at once',
   },
-  'server-poll-timeout': { use: 'parsed' },
+  'server-poll-timeout': { use: 'used', note: 'no answer in time: the next remote at once' },
   'explicit-exit-notify': {
     use: 'used',
     note: 'the control-channel EXIT (cc-exit), acked or N seconds; the data-channel OCC_EXIT is not sent',
   },
-  ping: { use: 'parsed', note: 'the pushed ping/ping-restart drive the keepalive' },
-  'ping-restart': { use: 'parsed', note: 'the pushed value is used; no restart on timeout yet' },
-  'ping-exit': { use: 'parsed' },
+  ping: { use: 'used', note: 'the data plane keepalive; a pushed ping wins' },
+  'ping-restart': {
+    use: 'used',
+    note: 'the data plane keepalive; a pushed one wins; reconnects to the same remote',
+  },
+  'ping-exit': { use: 'used', note: 'exit 0 on timeout, unless the server pushes ping-restart' },
   'ping-timer-rem': { use: 'parsed' },
-  keepalive: { use: 'parsed', note: 'the pushed ping/ping-restart are used' },
+  keepalive: { use: 'used', note: 'as ping and ping-restart; pushed values win' },
   ca: { use: 'used', note: 'the only trusted CAs (not the system roots)' },
   capath: { use: 'parsed', note: 'not supported: the connection fails unless `ca` is given too' },
   cert: { use: 'used' },
@@ -125,7 +137,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
     use: 'used',
     note: 'file, inline, or asked on the terminal; a pushed auth-token replaces the password afterwards',
   },
-  'auth-retry': { use: 'used', note: '`nointeract` retries at once (no 10 s pause yet)' },
+  'auth-retry': {
+    use: 'used',
+    note: 'retries the same remote; `nointeract` after 10 s, as every restart with it',
+  },
   'auth-nocache': { use: 'used' },
   'push-peer-info': { use: 'parsed', note: 'the basic peer info is always sent' },
   'route-nopull': { use: 'used', note: 'pushed routes, redirect-gateway and dhcp-option refused' },
@@ -166,7 +181,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   'log-append': { use: 'used' },
   daemon: { use: 'used', note: 'the name is not used: no syslog; output goes to `--log` or nowhere' },
   writepid: { use: 'used' },
-  'persist-tun': { use: 'parsed', note: 'SIGUSR1 recreates the device' },
+  'persist-tun': {
+    use: 'used',
+    note: 'the device, addresses and routes stay across restarts; set again only if the pushed options change',
+  },
 };
 
 function cell(s: string): string {
