@@ -84,7 +84,10 @@ export interface LifecycleHooks<
   up?(up: U, client: C): void;
   /** A connection failed and another attempt follows (after the pause). */
   retrying?(error: Error, client: C | undefined, pauseSeconds: number): void;
-  /** The process ends because of a failure (fatal, or connect-retry-max); the client is closed after. */
+  /**
+   * The process ends because of a failure (fatal, or connect-retry-max: then the last failure is the
+   * error's `cause`); the client is closed after.
+   */
   failed?(error: Error, client: C | undefined): void;
   /**
    * Before a clean exit of an up tunnel (SIGTERM/SIGINT): send explicit-exit-notify if the options
@@ -117,6 +120,8 @@ export class Lifecycle<
   private kept: T | undefined;
   private cancelTimer: (() => void) | undefined;
   private cancelPoll: (() => void) | undefined;
+  /** The last failure that was retried (the cause when connect-retry-max ends the process). */
+  private lastError: Error | undefined;
   /** Lookups of the current entry that failed under a finite resolv-retry. */
   private resolveFailures = 0;
   private readonly randomInt: (n: number) => number;
@@ -228,7 +233,7 @@ export class Lifecycle<
       if (pos === undefined) {
         const msg = `All connections have been connect-retry-max (${this.optionsNow.connectRetryMax}) times unsuccessful, exiting`;
         this.hooks.log(0, msg);
-        this.hooks.failed?.(new Error(msg), undefined);
+        this.hooks.failed?.(new Error(msg, { cause: this.lastError }), undefined);
         void this.exit(1);
         return;
       }
@@ -248,7 +253,10 @@ export class Lifecycle<
         if (client.heardFromServer?.() === true) return;
         this.hooks.log(1, 'Server poll timeout, restarting');
         this.hooks.log(1, 'SIGUSR1[soft,server_poll] received, process restarting');
-        this.restartAfterPause({ pauseSeconds: 0 }, undefined);
+        this.lastError = new Error(
+          `server poll timeout: no answer from the server in ${entry.connectTimeout} s`,
+        );
+        this.restartAfterPause({ pauseSeconds: 0 }, this.lastError);
       });
     }
     client.connect(entry).then(
@@ -269,6 +277,7 @@ export class Lifecycle<
     const s = this.stateNow;
     if (s !== 'connecting' && s !== 'up') return;
     const err = e instanceof Error ? e : new Error(String(e));
+    this.lastError = err;
     const h = failureHints(e);
     const client = this.client;
     if (h.inactivity !== undefined) {

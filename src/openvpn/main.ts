@@ -206,7 +206,13 @@ async function main(argv: string[]): Promise<number> {
       },
       up: (up) => emit({ event: 'up', ...up }),
       retrying: (e, _c, pause) => emit({ event: 'reconnecting', message: e.message, pause }),
-      failed: (e, c) => emit({ event: 'error', message: e.message, drops: c?.drops() ?? {} }),
+      failed: (e, c) =>
+        emit({
+          event: 'error',
+          message: e.message,
+          ...(e.cause instanceof Error ? { cause: e.cause.message } : {}),
+          drops: c?.drops() ?? {},
+        }),
       beforeExit: (c) => c.exitNotify(),
     },
     first,

@@ -132,7 +132,8 @@ function harness(
     configured: (o) => events.push(`configured ${o.name}`),
     up: (u) => events.push(`up ${u}`),
     retrying: (e, _c, pause) => events.push(`retrying ${e.message} (${pause} s)`),
-    failed: (e) => events.push(`failed ${e.message}`),
+    failed: (e) =>
+      events.push(`failed ${e.message}${e.cause instanceof Error ? ` (cause: ${e.cause.message})` : ''}`),
     beforeExit: async (_c, o) => {
       if (o.notify) events.push('exit-notify');
     },
@@ -326,7 +327,11 @@ describe('client lifecycle', () => {
     assert.ok(
       events.includes('log0 All connections have been connect-retry-max (2) times unsuccessful, exiting'),
     );
-    assert.ok(events.some((e) => e.startsWith('failed All connections')));
+    assert.ok(
+      events.some(
+        (e) => e.startsWith('failed All connections') && e.endsWith('(cause: TLS handshake failed)'),
+      ),
+    );
   });
 
   it('a tunnel that expires once up (ping-restart) restarts to the same remote; a failure of that attempt moves on', async () => {
@@ -454,6 +459,7 @@ describe('client lifecycle', () => {
     sched.advance(5000);
     assert.ok(events.includes('log1 Server poll timeout, restarting'));
     assert.ok(events.includes('log1 SIGUSR1[soft,server_poll] received, process restarting'));
+    assert.ok(events.includes('retrying server poll timeout: no answer from the server in 5 s (0 s)'));
     assert.equal(clients[0].closed, 1);
     // A's poll timer, no pause, B's poll timer
     assert.deepEqual(sched.delays, [5000, 0, 5000]);
