@@ -4,7 +4,8 @@
  *   pushes, expired on the ovpn-ts data plane), reconnects, and traffic resumes; with persist-tun the
  *   device stays through the outage and keeps its addresses (same pushed options);
  * - a remote list whose first remote is dead: the server poll timeout moves on to the second;
- *   `<connection>` blocks the same; connect-retry-max ends the process when every remote is dead.
+ *   `<connection>` blocks the same; a name that does not resolve too; connect-retry-max ends the
+ *   process when every remote is dead.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -233,6 +234,24 @@ describe('ovpn-ts client reconnection: remote lists (netns)', { skip, timeout: 1
     assert.ok(lineIndex(c, `${SERVER_LINK}:1196`) >= 0, c.tail());
     assert.ok(lineIndex(c, 'SIGUSR1[soft,server_poll] received, process restarting') >= 0, c.tail());
     await ping(ol, c, 'ping through the second block');
+    await stopClient(c);
+    client = undefined;
+  });
+
+  it('a name that does not resolve (resolv-retry infinite, the default) is a failed attempt: the next remote', async () => {
+    const cfg = config('dns.ovpn', [
+      'dev ovxb3',
+      'remote no-such-host.invalid 1194 udp',
+      `remote ${SERVER_LINK} 1194 udp`,
+    ]);
+    const c = ol.spawnClient(['--config', cfg, '--json']);
+    client = c;
+    await c.waitEvent('up', 30_000, 0);
+    const failed = lineIndex(c, 'RESOLVE: Cannot resolve host address: no-such-host.invalid:1194');
+    const restart = lineIndex(c, 'SIGUSR1[soft,socks-resolve-failure] received, process restarting');
+    const second = lineIndex(c, `UDP link remote: [AF_INET]${SERVER_LINK}:1194`);
+    assert.ok(failed >= 0 && restart > failed && second > restart, c.tail());
+    await ping(ol, c, 'ping through the second remote');
     await stopClient(c);
     client = undefined;
   });
