@@ -318,9 +318,8 @@ export class Lifecycle<
       this.fatal(err, client, h.exitCode ?? 1);
       return;
     }
-    const text =
-      h.signalText ??
-      (h.resolve === true ? 'socks-resolve-failure' : s === 'up' ? 'connection-reset' : 'tls-error');
+    // 2.6's texts: a failed name lookup (socket.c), else a TLS error (a handshake or renegotiation)
+    const text = h.signalText ?? (h.resolve === true ? 'socks-resolve-failure' : 'tls-error');
     this.hooks.log(1, `SIGUSR1[soft,${text}] received, process restarting`);
     this.restartAfterPause(h, err);
   }

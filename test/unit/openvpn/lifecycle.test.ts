@@ -374,7 +374,7 @@ describe('client lifecycle', () => {
     await tick();
     r.last().onFailure(new Error('renegotiation failed'));
     assert.ok(r.events.includes('log1 ERROR: renegotiation failed'));
-    assert.ok(r.events.includes('log1 SIGUSR1[soft,connection-reset] received, process restarting'));
+    assert.ok(r.events.includes('log1 SIGUSR1[soft,tls-error] received, process restarting'));
     r.sched.advance(1000);
     assert.equal(r.clients.length, 2);
     r.lc.signal('SIGTERM');
