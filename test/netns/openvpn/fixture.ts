@@ -242,10 +242,10 @@ export interface OpenvpnLab {
   /** Kills the server (SIGKILL by default: it cannot tell its clients) and waits until it is gone. */
   killServer(signal?: NodeJS.Signals): Promise<void>;
   /**
-   * Starts the server again with the same arguments (after `killServer`, or killing it first) and
-   * waits up to `ms` (default 15 s) for its "Initialization Sequence Completed".
+   * Starts the server again with the same arguments, then `extraArgs` (after `killServer`, or killing
+   * it first), and waits up to `ms` (default 15 s) for its "Initialization Sequence Completed".
    */
-  restartServer(ms?: number): Promise<void>;
+  restartServer(ms?: number, extraArgs?: string[]): Promise<void>;
   /** Every line the server printed (stdout and stderr), in order of arrival. */
   readonly serverLog: string[];
   /**
@@ -348,9 +348,9 @@ export async function startOpenvpnLab(prefix: string, opts: OpenvpnLabOptions = 
       ...(opts.serverArgs ?? []),
     ];
     /** Starts the server; resolves once it is initialised, rejects if it exits first. */
-    const startServer = async (ms: number): Promise<ChildProcess> => {
+    const startServer = async (ms: number, extraArgs: string[] = []): Promise<ChildProcess> => {
       const from = serverLog.length;
-      const p = lab.spawn(nsS, 'openvpn', serverArgv);
+      const p = lab.spawn(nsS, 'openvpn', [...serverArgv, ...extraArgs]);
       for (const s of [p.stdout, p.stderr]) {
         if (s !== null)
           createInterface({ input: s }).on('line', (l) => {
@@ -388,9 +388,9 @@ export async function startOpenvpnLab(prefix: string, opts: OpenvpnLabOptions = 
         return server;
       },
       killServer,
-      async restartServer(ms = 15_000): Promise<void> {
+      async restartServer(ms = 15_000, extraArgs: string[] = []): Promise<void> {
         await killServer();
-        server = await startServer(ms);
+        server = await startServer(ms, extraArgs);
       },
       serverLog,
       waitServerLog,

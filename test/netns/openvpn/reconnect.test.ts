@@ -83,7 +83,7 @@ describe('ovpn-ts client reconnection: server killed and restarted (netns)', {
   };
 
   /** Kills the server, waits for the client's ping-restart, restarts the server, waits for the new tunnel. */
-  const outage = async (c: ClientProcess, tun: string) => {
+  const outage = async (c: ClientProcess, tun: string, serverArgs: string[] = []) => {
     const from = c.out.length;
     const t0 = Date.now();
     await ol.killServer();
@@ -99,7 +99,7 @@ describe('ovpn-ts client reconnection: server killed and restarted (netns)', {
     assert.ok(lineIndex(c, 'SIGUSR1[soft,ping-restart] received, process restarting', from) >= 0, c.tail());
     const mark = ol.serverLog.length;
     const up = c.waitEvent('up', 60_000, from);
-    await ol.restartServer();
+    await ol.restartServer(15_000, serverArgs);
     const ev = await up;
     await ol.waitServerLog(/Peer Connection Initiated/, 10_000, mark);
     assert.equal(ev.ifname, tun);
@@ -154,6 +154,32 @@ describe('ovpn-ts client reconnection: server killed and restarted (netns)', {
     assert.equal(c.child.exitCode, 0, c.tail());
     assert.equal(linkIndex(ol.nsC, tun), undefined);
     assert.deepEqual(namespacePids(ol.nsC), []);
+    client = undefined;
+  });
+
+  it('with persist-tun, pushed options that changed on the restarted server are applied to the kept device', async () => {
+    const tun = 'ovxa2';
+    const cfg = ol.writeClientConfig(
+      [`dev ${tun}`, 'dev-type tun', 'verb 3', 'persist-tun'],
+      'persist2.ovpn',
+    );
+    const c = ol.spawnClient(['--config', cfg, '--json']);
+    client = c;
+    const first = await firstUp(c);
+    const routes = () =>
+      execFileSync('ip', ['-n', ol.nsC, '-4', 'route', 'show', 'dev', tun], { encoding: 'utf8' });
+    assert.doesNotMatch(routes(), /10\.99\.0\.0\/24/);
+    // the server comes back pushing one more route
+    const { from, ev } = await outage(c, tun, ['--push', 'route 10.99.0.0 255.255.255.0']);
+    assert.equal(ev.ifindex, first.ifindex);
+    assert.ok(lineIndex(c, 'NOTE: Pulled options changed on restart', from) >= 0, c.tail());
+    assert.match(routes(), new RegExp(`10\\.99\\.0\\.0/24 via ${SERVER_VPN.replace(/\./g, '\\.')}`));
+    assert.match(addresses(ol.nsC, tun), /10\.98\.0\.\d+\/24/);
+    assert.equal((addresses(ol.nsC, tun).match(/inet /g) ?? []).length, 1, addresses(ol.nsC, tun));
+    await ping(ol, c, 'ping after the reconnection');
+    await stopClient(c);
+    assert.equal(c.child.exitCode, 0, c.tail());
+    assert.equal(linkIndex(ol.nsC, tun), undefined);
     client = undefined;
   });
 });
