@@ -322,6 +322,11 @@ export class OpenvpnClient {
     return this.session?.remoteSessionId !== undefined;
   }
 
+  /** Whether the socket to the server is ready (a TCP connect is done): the server poll timeout. */
+  transportReady(): boolean {
+    return this.session !== undefined;
+  }
+
   /** peer-get of the tunnel's peer. */
   peerInfo(): PeerInfo | undefined {
     return this.link?.peerInfo();

@@ -55,6 +55,11 @@ export interface LifecycleClient<U, E> {
   close(): void;
   /** Whether a packet from the server was accepted yet (for the server poll timeout). */
   heardFromServer?(): boolean;
+  /**
+   * Whether the way to the server is ready (false while a TCP connect is in progress, which
+   * connect-timeout bounds by itself): the server poll timeout counts from then.
+   */
+  transportReady?(): boolean;
 }
 
 type EntryOf<O> = O extends RetryOptions<infer E> ? E : never;
@@ -247,17 +252,23 @@ export class Lifecycle<
     const client = this.hooks.create(this.optionsNow, this.kept, (e) => this.failure(gen, e));
     this.client = client;
     if (entry !== undefined && entry.connectTimeout > 0) {
-      this.cancelPoll = this.deps.scheduler.after(entry.connectTimeout * 1000, () => {
+      const poll = () => {
         this.cancelPoll = undefined;
         if (gen !== this.generation || this.stateNow !== 'connecting') return;
         if (client.heardFromServer?.() === true) return;
+        if (client.transportReady?.() === false) {
+          // still connecting (TCP): look again one period later, as 2.6's timer re-arms
+          this.cancelPoll = this.deps.scheduler.after(entry.connectTimeout * 1000, poll);
+          return;
+        }
         this.hooks.log(1, 'Server poll timeout, restarting');
         this.hooks.log(1, 'SIGUSR1[soft,server_poll] received, process restarting');
         this.lastError = new Error(
           `server poll timeout: no answer from the server in ${entry.connectTimeout} s`,
         );
         this.restartAfterPause({ pauseSeconds: 0 }, this.lastError);
-      });
+      };
+      this.cancelPoll = this.deps.scheduler.after(entry.connectTimeout * 1000, poll);
     }
     client.connect(entry).then(
       (up) => {

@@ -247,16 +247,31 @@ describe('ovpn-ts client over TCP against OpenVPN 2.6 (netns)', { skip, timeout:
     client = undefined;
   });
 
-  it('reports the server closing the connection and exits 1 when the server is killed', async () => {
-    // connect-retry-max 1: with reconnection, one more (refused) attempt and the end, as in 2.6
+  it('reports the server closing the connection and, with connect-retry-max 1, exits 1 once reconnecting fails', async () => {
+    // connect-retry-max 1: the same remote again (refused), then one round of the list (refused), the end
     client = await startClient(ol, ['proto tcp', 'connect-retry-max 1'], 'ovpa3');
     await ping(ol, client, 2, '0.2');
     const c = client;
     ol.server.kill('SIGKILL');
-    const code = await c.waitExit(10_000);
+    const code = await c.waitExit(15_000);
     assert.equal(code, 1, c.tail());
     assert.ok(
-      c.out.some((l) => l.includes('"event":"error"') && l.includes('the server closed the TCP connection')),
+      c.out.some(
+        (l) => l.includes('"event":"reconnecting"') && l.includes('the server closed the TCP connection'),
+      ),
+      c.tail(),
+    );
+    assert.ok(
+      c.out.some((l) => l.includes('"msg":"SIGUSR1[soft,connection-reset] received, process restarting"')),
+      c.tail(),
+    );
+    assert.ok(
+      c.out.some(
+        (l) =>
+          l.includes('"event":"error"') &&
+          l.includes('connect-retry-max (1) times unsuccessful') &&
+          /"cause":"[^"]*refused/i.test(l),
+      ),
       c.tail(),
     );
     assert.deepEqual(namespacePids(ol.nsC), []);
@@ -265,7 +280,8 @@ describe('ovpn-ts client over TCP against OpenVPN 2.6 (netns)', { skip, timeout:
 
   it('fails with a clear message when nothing listens (connect refused), without hanging', async () => {
     // the server is gone: the port is closed
-    const cfg = clientConfig(ol, ['proto tcp'], 'refused.ovpn');
+    // with reconnection a refused connect is retried: connect-retry-max 1 bounds it to one attempt
+    const cfg = clientConfig(ol, ['proto tcp', 'connect-retry-max 1'], 'refused.ovpn');
     const c = ol.spawnClient(['--config', cfg, '--dev', 'ovpa4', '--dev-type', 'tun', '--json']);
     const code = await c.waitExit(10_000);
     assert.equal(code, 1, c.tail());

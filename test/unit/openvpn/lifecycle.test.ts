@@ -72,6 +72,10 @@ class FakeClient implements LifecycleClient<string, Entry> {
   heardFromServer(): boolean {
     return this.heard;
   }
+  ready = true;
+  transportReady(): boolean {
+    return this.ready;
+  }
 }
 
 /** Timers run by hand: `advance(ms)` fires what falls due, in order. */
@@ -470,6 +474,21 @@ describe('client lifecycle', () => {
     sched.advance(60_000);
     assert.equal(clients.length, 2);
     assert.equal(lc.state, 'connecting');
+    lc.signal('SIGTERM');
+    assert.equal(await lc.done, 0);
+  });
+
+  it('server-poll-timeout counts from when the transport is ready (a TCP connect bounds itself)', async () => {
+    const { lc, clients, sched } = harness(opts({ connections: [entry('A', { connectTimeout: 5 })] }));
+    lc.start();
+    clients[0].ready = false;
+    sched.advance(12_000);
+    assert.equal(clients.length, 1);
+    clients[0].ready = true;
+    sched.advance(2999);
+    assert.equal(clients.length, 1);
+    sched.advance(1); // the check at 15 s
+    assert.equal(clients.length, 2);
     lc.signal('SIGTERM');
     assert.equal(await lc.done, 0);
   });
