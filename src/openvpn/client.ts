@@ -138,6 +138,8 @@ export class OpenvpnClient {
   private peerInfoText = '';
   /** Abandons a TCP connect in progress when the client is closed. */
   private readonly abandon = new AbortController();
+  /** The connection entry of this connection (`connect`'s). */
+  private entry: ConnectionEntry | undefined;
   private readonly auth: AuthUserPass;
   /** The server pushed `protocol-flags cc-exit`: the exit notification is the control message EXIT. */
   private ccExit = false;
@@ -159,6 +161,7 @@ export class OpenvpnClient {
   async connect(ce: ConnectionEntry | undefined = this.options.connections[0]): Promise<ClientUp> {
     const o = this.options;
     if (ce === undefined) throw fatalError('no remote in the configuration');
+    this.entry = ce;
     const log = this.run.log;
     const rf = this.run.readFile;
     const tlsConfig = await loadTlsConfig(o, rf);
@@ -529,7 +532,7 @@ export class OpenvpnClient {
    * OCC_EXIT of servers without cc-exit is not sent. Never throws.
    */
   async exitNotify(): Promise<void> {
-    const n = this.options.connections[0]?.explicitExitNotify ?? 0;
+    const n = this.entry?.explicitExitNotify ?? 0;
     const tls = this.tls;
     const session = this.session;
     if (n <= 0 || !this.up || this.closed || tls === undefined || session === undefined) return;
