@@ -25,22 +25,39 @@ import {
 
 const SKIP = !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false;
 
-/** Runs a client with `cfg` that must fail: resolves with its error message once it exited 1. */
+/**
+ * Runs a client with `cfg` that must fail: resolves with its error message once it exited 1. A failed
+ * check is a failed attempt that 2.6 retries: `connect-retry-max 1` makes it the only one, and the
+ * final error names it as its `cause`.
+ */
 async function mustFail(ol: OpenvpnLab, tun: string, cfg: string): Promise<string> {
-  const c = ol.spawnClient(['--config', cfg, '--dev', tun, '--dev-type', 'tun', '--json', '--verb', '3']);
+  const c = ol.spawnClient([
+    '--config',
+    cfg,
+    '--dev',
+    tun,
+    '--dev-type',
+    'tun',
+    '--json',
+    '--verb',
+    '3',
+    '--connect-retry-max',
+    '1',
+  ]);
   try {
     const line = await c.waitFor(
       (l) => l.includes('"event":"error"') || l.includes('"event":"up"'),
       20_000,
       'the error',
     );
-    const ev = JSON.parse(line) as { event: string; message?: string };
+    const ev = JSON.parse(line) as { event: string; message?: string; cause?: string };
     assert.equal(ev.event, 'error', `the client connected: ${line}`);
     assert.equal(await c.waitExit(10_000), 1, c.tail());
     // no tunnel: the device is gone with the process
     const link = await ol.lab.run(ol.nsC, 'ip', ['-o', 'link', 'show'], 5000);
     assert.ok(!link.stdout.includes(tun), `device ${tun} left behind:\n${link.stdout}`);
-    return ev.message ?? '';
+    assert.match(ev.message ?? '', /connect-retry-max \(1\) times unsuccessful/);
+    return ev.cause ?? '';
   } finally {
     await stopClient(c);
   }
