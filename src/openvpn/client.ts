@@ -291,10 +291,15 @@ export class OpenvpnClient {
     const makeNet = () =>
       new NetConfig(o, { log, ifname: link.ifname, ifindex: link.ifindex, remote, commonName });
     let net: AppliedNetConfig;
-    if (this.run.tun === undefined) {
-      this.net = makeNet();
-      net = this.net.up(filtered);
-    } else net = this.run.tun.configure(filtered, makeNet); // persist-tun: the keeper owns it
+    try {
+      if (this.run.tun === undefined) {
+        this.net = makeNet();
+        net = this.net.up(filtered);
+      } else net = this.run.tun.configure(filtered, makeNet); // persist-tun: the keeper owns it
+    } catch (e) {
+      // 2.6 ends the process when the device cannot be configured or the up script fails (M_FATAL)
+      throw Object.assign(e instanceof Error ? e : new Error(String(e)), { fatal: true });
+    }
     session.markEstablished(Date.now());
     this.up = true;
     this.stopRenegTraffic = pollRenegTraffic(
