@@ -27,6 +27,7 @@ import {
   type ConnectionEntry,
   isRealCompression,
 } from '../config/client-options.js';
+import { fatalError } from './connect-retry.js';
 import type { PushedConfig } from './pushed-options.js';
 
 /** The `comp-framing` attribute values of the data plane (docs/api.md). */
@@ -90,13 +91,14 @@ export function resolveCompression(
     from = line;
   }
   if (!isRealCompression(c)) return c;
+  // not something a retry cures: fatal (connect-retry.ts)
   if (from !== undefined)
-    throw new Error(
+    throw fatalError(
       `the server pushed '${from}': ${c} compression is not supported by ovpn-ts (it only does the stubs: comp-lzo no, compress, compress stub-v2)`,
     );
   const at = o.compressionAt;
   const where = at === undefined ? '' : `${at.file}:${at.line}: ${at.directive}: `;
-  throw new Error(
+  throw fatalError(
     `${where}refused: ${c} compression is not supported, and the server did not push a compression stub (comp-lzo no, compress stub-v2) to replace it`,
   );
 }
