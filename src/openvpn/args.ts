@@ -1,6 +1,6 @@
 /**
  * The `ovpn-ts` command line before the config language sees it: the program's own switches
- * (`--help`, `--version`, `--json`), and the argv a `--daemon` child is started with. Everything else
+ * (`--help`, `--version`, `--json`, `--ovpnd`), and the argv a `--daemon` child is started with. Everything else
  * is OpenVPN's: `--directive args...` as in a config file, the later one winning (config/read.ts
  * argvToDirectives, config/load.ts).
  */
@@ -16,9 +16,14 @@ export type ProgramRequest =
       kind: 'run';
       /** `--json`: progress as JSON lines on stdout and commands on stdin (for tests and tools). */
       json: boolean;
-      /** The OpenVPN options, `--json` removed. */
+      /** `--ovpnd`: the data plane in this namespace's ovpnd (started if none runs), not in process. */
+      ovpnd: boolean;
+      /** The OpenVPN options, `--json` and `--ovpnd` removed. */
       configArgv: string[];
     };
+
+/** The program's own switches, taken out before the config language sees the options. */
+const PROGRAM_SWITCHES = ['--json', '--ovpnd'];
 
 /**
  * `--help`/`--version` win wherever they are on the command line (OpenVPN acts on them as it parses,
@@ -28,7 +33,12 @@ export function parseProgramArgs(argv: readonly string[]): ProgramRequest {
   if (argv.length === 0) return { kind: 'usage' };
   if (argv.includes('--help')) return { kind: 'help' };
   if (argv.includes('--version')) return { kind: 'version' };
-  return { kind: 'run', json: argv.includes('--json'), configArgv: argv.filter((a) => a !== '--json') };
+  return {
+    kind: 'run',
+    json: argv.includes('--json'),
+    ovpnd: argv.includes('--ovpnd'),
+    configArgv: argv.filter((a) => !PROGRAM_SWITCHES.includes(a)),
+  };
 }
 
 /**
@@ -93,6 +103,8 @@ Often used:
   --writepid file        write the process id to file; removed on exit
   --dev name             the TUN device's name, as written (dev tun gives a device named tun)
   --json                 (ovpn-ts) JSON events on stdout; commands on stdin: stats, quit, restart, reload
+  --ovpnd                (ovpn-ts) run the data plane (device, socket, peer, keys) in this network
+                         namespace's ovpnd, started if none runs, instead of in this process
 
 Signals: SIGTERM/SIGINT tear down and exit 0; SIGUSR1 reconnects; SIGHUP re-reads the config and
 reconnects.

@@ -12,7 +12,6 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { PeerInfo } from '../api/messages.js';
-import type { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions, ConnectionEntry } from '../config/client-options.js';
 import type { ReadFileFn } from '../config/load.js';
 import {
@@ -39,6 +38,7 @@ import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
 import { effectiveKeepalive, fatalError, peerGoneError } from './connect-retry.js';
 import { makeControlWrap } from './control-wrap.js';
 import { occWithCompression, peerDataOptions } from './data-options.js';
+import type { DataPlane } from './data-plane.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
 import { type AppliedNetConfig, NetConfig, peerCommonName } from './net-config.js';
@@ -84,6 +84,8 @@ export interface ClientRunOptions {
   onServerCommand?: (cmd: ServerCommand) => void;
   /** persist-tun: the device (and its addresses) kept across connections; the client does not remove it. */
   tun?: KeptTun;
+  /** Told by `close` of the device removal under way (over ovpnd it is answered later). */
+  onClosed?: (done: Promise<void>) => void;
 }
 
 export interface ClientUp {
@@ -147,7 +149,7 @@ export class OpenvpnClient {
   private stopRenegTraffic: () => void = () => {};
 
   constructor(
-    private readonly api: OvpnApi,
+    private readonly api: DataPlane,
     private readonly options: ClientOptions,
     private readonly run: ClientRunOptions,
   ) {
@@ -195,14 +197,14 @@ export class OpenvpnClient {
       reliable: { initialTimeoutSec: o.tlsTimeout },
     });
     this.session = session;
-    this.link = new DataPlaneLink(
+    this.link = await DataPlaneLink.open(
       this.api,
       {
         ifname: this.run.ifname ?? o.dev,
         remoteAddress: server.address,
         remotePort: server.port,
         tcpFd: server.fd,
-        device: this.run.tun?.device(this.run.ifname ?? o.dev),
+        device: await this.run.tun?.device(this.run.ifname ?? o.dev),
       },
       (packet) => {
         const r = session.receive(packet, Date.now());
@@ -214,7 +216,12 @@ export class OpenvpnClient {
       },
       (reason) => this.fail(peerGoneError(reason, pingAction)),
       (keyId) => this.keyExhausted(keyId),
+      (e) => this.fail(e),
     );
+    if (this.closed) {
+      await this.link.close();
+      throw new Error('the client was closed while connecting');
+    }
     session.start(Date.now());
     this.tlsOptions = { tls: tlsConfig, log };
     const tls = this.newTls(0);
@@ -269,7 +276,7 @@ export class OpenvpnClient {
     link.peerDataOptions = data;
     const keepalive = effectiveKeepalive(o, pushed);
     pingAction = keepalive?.action ?? 'restart';
-    link.setPeer(pushed.peerId, keepalive);
+    await link.setPeer(pushed.peerId, keepalive);
     this.cipher = cipher;
     this.tlsEkm = pushed.tlsEkm;
     this.dco = new DcoKeys(
@@ -283,6 +290,7 @@ export class OpenvpnClient {
     this.dco.install(0, keys);
     keys.encrypt.key.fill(0);
     keys.decrypt.key.fill(0);
+    await link.settled();
     log(
       `Data Channel: cipher '${cipher}', peer-id: ${pushed.peerId}, key derivation ${pushed.tlsEkm ? 'tls-ekm' : 'prf'}`,
     );
@@ -304,7 +312,10 @@ export class OpenvpnClient {
     this.up = true;
     this.stopRenegTraffic = pollRenegTraffic(
       { bytes: o.renegBytes, packets: o.renegPkts },
-      () => (this.closed ? undefined : { keyId: session.keyId, counters: link.peerInfo() }),
+      () => {
+        const counters = this.closed ? undefined : link.counters();
+        return counters === undefined ? undefined : { keyId: session.keyId, counters };
+      },
       (reason) => {
         if (session.renegotiate(Date.now()) === undefined) return;
         log(`TLS: renegotiation by reneg-bytes/reneg-pkts (${reason}), new key-id ${session.keyId}`);
@@ -336,7 +347,7 @@ export class OpenvpnClient {
   }
 
   /** peer-get of the tunnel's peer. */
-  peerInfo(): PeerInfo | undefined {
+  async peerInfo(): Promise<PeerInfo | undefined> {
     return this.link?.peerInfo();
   }
 
@@ -356,8 +367,11 @@ export class OpenvpnClient {
     this.session?.abort('closed');
     this.tls?.destroy();
     this.net?.beforeDeviceClose();
-    this.link?.close();
-    this.net?.afterDeviceClose();
+    // the down script runs once the device is gone (over ovpnd: once dev-del is answered)
+    const done = (this.link?.close() ?? Promise.resolve())
+      .catch((e: unknown) => this.run.log(`ERROR: removing the device: ${(e as Error).message}`))
+      .finally(() => this.net?.afterDeviceClose());
+    this.run.onClosed?.(done);
   }
 
   /** The server's plaintext: first its key-method 2 message, then control messages. */
@@ -468,6 +482,9 @@ export class OpenvpnClient {
       this.dco!.install(keyId, keys);
       keys.encrypt.key.fill(0);
       keys.decrypt.key.fill(0);
+      // the acks stay held until the data plane has the key
+      await this.link!.settled();
+      if (!current()) return;
       session.markEstablished(Date.now(), keyId);
     } finally {
       clearTimeout(release);

@@ -17,13 +17,13 @@ import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { OvpnApi } from '../api/ovpn-api.js';
 import type { ClientOptions, FileRef } from '../config/client-options.js';
 import { loadClientConfig } from '../config/load.js';
 import { DAEMON_CHILD_ENV, parseProgramArgs, programVersion, usageText, versionText } from './args.js';
 import { AuthUserPass } from './auth-user-pass.js';
 import { type ClientUp, OpenvpnClient } from './client.js';
 import { removePidFile, startDaemonChild, writePidFile } from './daemonize.js';
+import { type DataPlane, inProcessDataPlane, ovpndDataPlane } from './data-plane.js';
 import { Lifecycle, type LifecycleSignal, type Scheduler } from './lifecycle.js';
 import {
   clientMessageLevel,
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(usageText());
     return 1;
   }
-  const { json, configArgv } = req;
+  const { json, ovpnd, configArgv } = req;
   const emit = (o: Record<string, unknown>) => {
     if (json) process.stdout.write(jsonLine(o));
   };
@@ -164,7 +164,25 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const api = new OvpnApi();
+  let api: DataPlane;
+  try {
+    api = ovpnd ? await ovpndDataPlane() : inProcessDataPlane();
+  } catch (e) {
+    const message = `--ovpnd: ${(e as Error).message}`;
+    logger.log(LOG_FATAL, `ERROR: ${message}`);
+    emit({ event: 'error', message });
+    if (pidFile !== undefined) removePidFile(pidFile);
+    closeLog();
+    return 1;
+  }
+  if (ovpnd) logger.log(LOG_INFO, "Data plane: this network namespace's ovpnd (--ovpnd)");
+  /** Device removals under way (over ovpnd: not answered yet), awaited before the data plane goes. */
+  const removing = new Set<Promise<void>>();
+  const removal = (p: Promise<void>) => {
+    const t = p.catch((e: unknown) => clientLog(`ERROR: removing the device: ${(e as Error).message}`));
+    removing.add(t);
+    void t.finally(() => removing.delete(t));
+  };
   const clientLog = (m: string) => logger.log(clientMessageLevel(m), m);
   // the credentials and auth-token outlive each connection, as 2.6's do
   const auth = new AuthUserPass({ readFile: readFileFn, log: clientLog }, first);
@@ -193,12 +211,13 @@ async function main(argv: string[]): Promise<number> {
           onServerCommand,
           onFailure,
           tun,
+          onClosed: removal,
         });
         if (tun !== undefined) tuns.set(c, tun);
         return c;
       },
       keptTun: (c) => tuns.get(c),
-      releaseTun: (t) => t.release(),
+      releaseTun: (t) => removal(t.release()),
       log: (level, msg) => logger.log(level, msg),
       configured: (o) => {
         logger.setVerb(o.verb);
@@ -227,7 +246,11 @@ async function main(argv: string[]): Promise<number> {
     createInterface({ input: process.stdin }).on('line', (line) => {
       const cmd = line.trim();
       const c = lifecycle.current;
-      if (cmd === 'stats') emit({ event: 'stats', peer: c?.peerInfo(), drops: c?.drops() ?? {} });
+      if (cmd === 'stats')
+        void (c?.peerInfo() ?? Promise.resolve(undefined)).then(
+          (peer) => emit({ event: 'stats', peer, drops: c?.drops() ?? {} }),
+          (e: unknown) => emit({ event: 'stats', error: (e as Error).message, drops: c?.drops() ?? {} }),
+        );
       else if (cmd === 'quit') lifecycle.signal('SIGTERM');
       else if (cmd === 'restart') lifecycle.signal('SIGUSR1');
       else if (cmd === 'reload') lifecycle.signal('SIGHUP');
@@ -236,6 +259,7 @@ async function main(argv: string[]): Promise<number> {
   lifecycle.start();
   const code = await lifecycle.done;
   for (const [sig, h] of handlers) process.off(sig, h);
+  await Promise.all([...removing]);
   api.close();
   if (pidFile !== undefined) removePidFile(pidFile);
   emit({ event: 'exit', code });

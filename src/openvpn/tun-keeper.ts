@@ -11,8 +11,8 @@
  * does: routes, the device, then `down`.
  */
 import { execFileSync } from 'node:child_process';
-import type { OvpnApi } from '../api/ovpn-api.js';
 import { pushedDigest } from './connect-retry.js';
+import type { DataPlane } from './data-plane.js';
 import { TunnelDevice } from './data-plane-link.js';
 import type { AppliedNetConfig } from './net-config.js';
 
@@ -31,7 +31,7 @@ export class KeptTun {
 
   /** `ip`: runs one `ip` command (injected for tests). */
   constructor(
-    private readonly api: OvpnApi,
+    private readonly api: DataPlane,
     private readonly log: (msg: string) => void,
     private readonly ip: (args: string[]) => void = (args) => {
       execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -39,13 +39,13 @@ export class KeptTun {
   ) {}
 
   /** The kept device, or a new one the first time (and after a release). */
-  device(ifname: string): TunnelDevice {
+  async device(ifname: string): Promise<TunnelDevice> {
     const d = this.dev;
     if (d !== undefined && !d.closed) {
       this.log(`Preserving previous TUN/TAP instance: ${d.ifname}`);
       return d;
     }
-    this.dev = new TunnelDevice(this.api, ifname);
+    this.dev = await TunnelDevice.create(this.api, ifname);
     this.digest = undefined;
     this.net = undefined;
     this.applied = undefined;
@@ -77,16 +77,23 @@ export class KeptTun {
     return applied;
   }
 
-  /** Takes the configuration back and removes the device (routes, device, `down`). Idempotent. */
-  release(): void {
+  /**
+   * Takes the configuration back and removes the device (routes, device, `down`). Idempotent. The
+   * device removal is issued at once; the promise settles when it is done (over ovpnd, answered).
+   */
+  async release(): Promise<void> {
     const net = this.net;
     this.net = undefined;
     this.digest = undefined;
     this.applied = undefined;
     net?.beforeDeviceClose();
-    this.dev?.close();
+    const dev = this.dev;
     this.dev = undefined;
-    net?.afterDeviceClose();
+    try {
+      await dev?.close();
+    } finally {
+      net?.afterDeviceClose();
+    }
   }
 
   /** The previous configuration taken back while the device stays: its routes, addresses, `down`. */

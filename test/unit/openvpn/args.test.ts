@@ -16,13 +16,29 @@ describe('ovpn-ts command line', () => {
     assert.deepEqual(parseProgramArgs([]), { kind: 'usage' });
   });
 
-  it("--json is the program's; everything else goes to the config language in order", () => {
+  it("--json and --ovpnd are the program's; everything else goes to the config language in order", () => {
     assert.deepEqual(parseProgramArgs(['--config', 'c.ovpn', '--json', '--verb', '4']), {
       kind: 'run',
       json: true,
+      ovpnd: false,
       configArgv: ['--config', 'c.ovpn', '--verb', '4'],
     });
-    assert.deepEqual(parseProgramArgs(['c.ovpn']), { kind: 'run', json: false, configArgv: ['c.ovpn'] });
+    assert.deepEqual(parseProgramArgs(['--ovpnd', '--config', 'c.ovpn', '--dev', 'tun1']), {
+      kind: 'run',
+      json: false,
+      ovpnd: true,
+      configArgv: ['--config', 'c.ovpn', '--dev', 'tun1'],
+    });
+    assert.deepEqual(parseProgramArgs(['c.ovpn']), {
+      kind: 'run',
+      json: false,
+      ovpnd: false,
+      configArgv: ['c.ovpn'],
+    });
+  });
+
+  it('--help names --ovpnd', () => {
+    assert.match(usageText(), /--ovpnd +\(ovpn-ts\) run the data plane/);
   });
 
   it('the daemon child gets the same options without --daemon and its optional name', () => {

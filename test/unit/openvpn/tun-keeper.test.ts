@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { OvpnApi } from '../../../src/api/ovpn-api.js';
+import type { DataPlane } from '../../../src/openvpn/data-plane.js';
 import type { AppliedNetConfig } from '../../../src/openvpn/net-config.js';
 import { type DeviceNetConfig, KeptTun } from '../../../src/openvpn/tun-keeper.js';
 
@@ -8,16 +8,16 @@ import { type DeviceNetConfig, KeptTun } from '../../../src/openvpn/tun-keeper.j
 function fakeApi(calls: string[]) {
   let next = 10;
   const api = {
-    devNew: (m: { ifname: string; mode: string }) => {
+    devNew: async (m: { ifname: string; mode: string }) => {
       const ifindex = next++;
       calls.push(`dev-new ${m.ifname} ${m.mode} -> ${ifindex}`);
       return { ifindex, ifname: m.ifname };
     },
-    devDel: (m: { ifindex: number }) => {
+    devDel: async (m: { ifindex: number }) => {
       calls.push(`dev-del ${m.ifindex}`);
     },
   };
-  return api as unknown as OvpnApi;
+  return api as unknown as DataPlane;
 }
 
 /** A network configuration that records what is done with it in `calls`. */
@@ -33,7 +33,7 @@ function fakeNet(calls: string[], n: number): DeviceNetConfig {
 }
 
 describe('persist-tun: KeptTun', () => {
-  it('keeps one device, configures it again only when the pushed options change, and releases it in close order', () => {
+  it('keeps one device, configures it again only when the pushed options change, and releases it in close order', async () => {
     const calls: string[] = [];
     const log: string[] = [];
     const kt = new KeptTun(
@@ -43,13 +43,13 @@ describe('persist-tun: KeptTun', () => {
     );
     let made = 0;
     const make = () => fakeNet(calls, ++made);
-    const d1 = kt.device('vpn0');
+    const d1 = await kt.device('vpn0');
     assert.equal(kt.ifindex, 10);
     assert.deepEqual(kt.configure(['ifconfig 10.8.0.2 255.255.255.0', 'peer-id 0'], make).commands, [
       ['addr', 'add', 'n1'],
     ]);
     // a reconnection: the same device; the same pushed options but the peer-id: nothing is run
-    assert.equal(kt.device('vpn0'), d1);
+    assert.equal(await kt.device('vpn0'), d1);
     assert.ok(log.includes('Preserving previous TUN/TAP instance: vpn0'));
     const same = kt.configure(['ifconfig 10.8.0.2 255.255.255.0', 'peer-id 3'], make);
     assert.deepEqual(same.commands, []);
@@ -60,8 +60,8 @@ describe('persist-tun: KeptTun', () => {
       ['addr', 'add', 'n2'],
     ]);
     assert.ok(log.some((l) => l.startsWith('NOTE: Pulled options changed on restart')));
-    kt.release();
-    kt.release();
+    await kt.release();
+    await kt.release();
     assert.equal(kt.ifindex, undefined);
     assert.deepEqual(calls, [
       'dev-new vpn0 p2p -> 10',
@@ -75,8 +75,8 @@ describe('persist-tun: KeptTun', () => {
       'net2 down script',
     ]);
     // after a release, a new device and a fresh configuration
-    assert.equal(kt.device('vpn0').ifindex, 11);
+    assert.equal((await kt.device('vpn0')).ifindex, 11);
     assert.equal(kt.configure(['ifconfig 10.8.0.3 255.255.255.0'], make).commands.length, 1);
-    kt.release();
+    await kt.release();
   });
 });

@@ -1,0 +1,179 @@
+/**
+ * `ovpn-ts --ovpnd` against Debian's OpenVPN 2.6 server (netns, fixture.ts): the data plane runs in the
+ * client namespace's ovpnd, started on demand, not in the client process. The tunnel comes up and
+ * pings, `stats` counts the packets, the device is ovpnd's (listed by dev-list; the TUN fd is open in
+ * ovpnd and not in the client), a renegotiation by the server (its short --reneg-sec) loses no ping,
+ * and SIGTERM removes the device, after which ovpnd exits by itself. Then a client killed with SIGKILL:
+ * ovpnd removes its peer when the connection closes, and what stays is the device (docs/ovpnd.md:
+ * devices outlive the connection that made them).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { OvpndClient } from '../../../src/client/ovpnd-client.js';
+import { canUseNetns } from '../../../src/lab/netns.js';
+import {
+  type ClientProcess,
+  haveOpenvpn,
+  type OpenvpnLab,
+  SERVER_VPN,
+  startOpenvpnLab,
+  stopClient,
+} from './fixture.js';
+
+const TUN = 'ovqa0';
+const RENEG_SEC = 8;
+
+/** What the fds of process `pid` point to. */
+function fdTargets(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd', {
+  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  timeout: 90_000,
+}, () => {
+  let ol: OpenvpnLab;
+  let client: ClientProcess;
+  let ovpndPid = 0;
+
+  before(async () => {
+    ol = await startOpenvpnLab('ovqa', { serverArgs: ['--reneg-sec', String(RENEG_SEC)] });
+    const cfg = ol.writeClientConfig([`dev ${TUN}`, 'dev-type tun']);
+    client = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
+  });
+
+  after(async () => {
+    if (client !== undefined) await stopClient(client);
+    assert.deepEqual((await ol?.cleanup()) ?? [], []);
+  });
+
+  const ping = async (count: number, what: string) => {
+    const r = await ol.lab.run(
+      ol.nsC,
+      'ping',
+      ['-c', String(count), '-i', '0.2', '-W', '2', SERVER_VPN],
+      count * 1000 + 10_000,
+    );
+    assert.match(
+      r.stdout,
+      new RegExp(`${count} packets transmitted, ${count} received`),
+      `${what}:\n${r.stdout}${r.stderr}\n${client.tail()}`,
+    );
+  };
+
+  it('comes up through ovpnd, pings, and stats counts the packets', async () => {
+    const up = await client.waitEvent('up', 30_000, 0);
+    assert.equal(up.ifname, TUN);
+    assert.ok(
+      client.out.some((l) => l.includes("this network namespace's ovpnd")),
+      client.tail(),
+    );
+    await ping(3, 'ping through the tunnel');
+    const from = client.out.length;
+    client.command('stats');
+    const stats = await client.waitEvent('stats', 5000, from);
+    const peer = stats.peer as Record<string, number>;
+    assert.ok(peer['vpn-tx-packets'] >= 3, JSON.stringify(peer));
+    assert.ok(peer['vpn-rx-packets'] >= 3, JSON.stringify(peer));
+    assert.ok(peer['link-rx-packets'] >= 3, JSON.stringify(peer));
+  });
+
+  it('the device is ovpnd’s: listed by dev-list, its TUN fd in ovpnd, none in the client', async () => {
+    const c = await OvpndClient.connect({ netns: ol.nsC });
+    try {
+      const devs = await c.devList();
+      assert.ok(
+        devs.some((d) => d.ifname === TUN),
+        JSON.stringify(devs),
+      );
+      const info = await c.daemonInfo();
+      ovpndPid = info.pid;
+    } finally {
+      c.close();
+    }
+    const clientPid = client.child.pid!;
+    assert.notEqual(ovpndPid, clientPid);
+    assert.ok(fdTargets(ovpndPid).includes('/dev/net/tun'), 'ovpnd holds the TUN');
+    assert.deepEqual(
+      fdTargets(clientPid).filter((t) => t === '/dev/net/tun'),
+      [],
+      'the client process has no TUN open',
+    );
+  });
+
+  it('a renegotiation by the server loses no ping', async () => {
+    const from = client.out.length;
+    const pinging = ping(Math.ceil((RENEG_SEC * 1.5) / 0.2), 'pings across a renegotiation');
+    const reneg = await client.waitFor(
+      (l) => l.includes('TLS: soft reset, new key-id'),
+      RENEG_SEC * 2000,
+      'a renegotiation',
+      from,
+    );
+    await client.waitFor((l) => l.includes('installed in the secondary slot'), 10_000, 'the new key', from);
+    await pinging;
+    assert.match(reneg, /new key-id [1-7]/);
+    await ping(3, 'ping after the renegotiation');
+  });
+
+  it('SIGTERM: exit 0, the device is gone, and ovpnd exits by itself', async () => {
+    client.child.kill('SIGTERM');
+    assert.equal(await client.waitExit(10_000), 0, client.tail());
+    const r = await ol.lab.run(ol.nsC, 'ip', ['link', 'show', 'dev', TUN], 5000);
+    assert.notEqual(r.code, 0, `the device is still there: ${r.stdout}`);
+    assert.ok(await until(() => !alive(ovpndPid), 5000), `ovpnd (pid ${ovpndPid}) still runs`);
+  });
+
+  it('SIGKILL: ovpnd removes the peer at once; the device stays until deleted', async () => {
+    const cfg = ol.writeClientConfig([`dev ${TUN}`, 'dev-type tun'], 'kill.ovpn');
+    const killed = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
+    try {
+      await killed.waitEvent('up', 30_000, 0);
+      killed.child.kill('SIGKILL');
+      await killed.waitExit(5000);
+      const c = await OvpndClient.connect({ netns: ol.nsC });
+      try {
+        const dev = (await c.devList()).find((d) => d.ifname === TUN);
+        assert.ok(dev !== undefined, 'the device outlives the connection');
+        let peers = await c.peerDump({ ifindex: dev.ifindex });
+        for (let i = 0; i < 20 && peers.length > 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          peers = await c.peerDump({ ifindex: dev.ifindex });
+        }
+        assert.deepEqual(peers, [], 'the peer went with the connection');
+        await c.devDel({ ifindex: dev.ifindex });
+      } finally {
+        c.close();
+      }
+    } finally {
+      await stopClient(killed);
+    }
+  });
+});
