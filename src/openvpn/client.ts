@@ -482,10 +482,11 @@ export class OpenvpnClient {
       this.dco!.install(keyId, keys);
       keys.encrypt.key.fill(0);
       keys.decrypt.key.fill(0);
-      // the acks stay held until the data plane has the key
-      await this.link!.settled();
-      if (!current()) return;
       session.markEstablished(Date.now(), keyId);
+      // The acks stay held until the data plane has the key (over ovpnd, its answer comes later).
+      // markEstablished goes first: a pass of dco_update_keys meanwhile must see the new key live,
+      // or it would delete it from the secondary slot; the operations it issues follow key-new in order.
+      await this.link!.settled();
     } finally {
       clearTimeout(release);
       session.holdAcks(keyId, false);

@@ -197,6 +197,7 @@ export class DataPlaneLink {
           onKeyExhausted(n.msg.keyconf['key-id']);
         }
       }),
+      this.plane.onGone((why) => onPeerGone(why)),
     );
   }
 

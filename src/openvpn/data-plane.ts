@@ -45,6 +45,8 @@ export interface DataPlane {
   controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): Promise<void>;
   onControl(cb: (m: ControlIn) => void): () => void;
   onNotification(cb: (n: Notification) => void): () => void;
+  /** The data plane went away by itself (ovpnd died or closed the connection). */
+  onGone(cb: (why: string) => void): () => void;
   /** Our own fd of a handed-over socket is no longer needed (after dev-del). */
   releaseSocket(fd: number): void;
   /** Ends the plane: in process, its devices go; over ovpnd, the connection closes. */
@@ -71,6 +73,7 @@ export function inProcessDataPlane(api: OvpnApi = new OvpnApi()): DataPlane {
     onControl: (cb) =>
       api.onControl((m) => cb({ ifindex: m.ifindex, remotePort: m['remote-port'], packet: m.packet })),
     onNotification: (cb) => api.subscribe(cb),
+    onGone: () => () => {},
     releaseSocket: (fd) => api.closeSocket(fd),
     close: () => api.close(),
   };
@@ -88,6 +91,11 @@ export async function ovpndDataPlane(): Promise<DataPlane> {
     c.close();
     throw e;
   }
+  let closing = false;
+  const gone = new Set<(why: string) => void>();
+  void c.closed.then(() => {
+    if (!closing) for (const cb of [...gone]) cb('the connection to ovpnd closed');
+  });
   return {
     kind: 'ovpnd',
     devNew: (msg) => c.devNew(msg),
@@ -116,7 +124,14 @@ export async function ovpndDataPlane(): Promise<DataPlane> {
         cb({ ifindex: m.ifindex, remotePort: m['remote-port'], packet: Buffer.from(m.packet, 'hex') }),
       ),
     onNotification: (cb) => c.onNotification(cb),
+    onGone: (cb) => {
+      gone.add(cb);
+      return () => gone.delete(cb);
+    },
     releaseSocket: (fd) => closeFd(fd),
-    close: () => c.close(),
+    close: () => {
+      closing = true;
+      c.close();
+    },
   };
 }

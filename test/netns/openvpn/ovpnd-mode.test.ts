@@ -143,6 +143,24 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
     await ping(3, 'ping after the renegotiation');
   });
 
+  it('restart (SIGUSR1): the device is deleted and made again in the same ovpnd, and pings', async () => {
+    const from = client.out.length;
+    client.command('restart');
+    const up = await client.waitEvent('up', 30_000, from);
+    assert.equal(up.ifname, TUN);
+    await ping(3, 'ping after the restart');
+    const c = await OvpndClient.connect({ netns: ol.nsC });
+    try {
+      assert.equal((await c.daemonInfo()).pid, ovpndPid, 'the same ovpnd');
+      assert.deepEqual(
+        (await c.devList()).map((d) => d.ifname),
+        [TUN],
+      );
+    } finally {
+      c.close();
+    }
+  });
+
   it('SIGTERM: exit 0, the device is gone, and ovpnd exits by itself', async () => {
     client.child.kill('SIGTERM');
     assert.equal(await client.waitExit(10_000), 0, client.tail());
@@ -174,6 +192,23 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
       }
     } finally {
       await stopClient(killed);
+    }
+  });
+
+  it('ovpnd killed under an up client: the client fails (exit 1) instead of hanging', async () => {
+    const cfg = ol.writeClientConfig([`dev ${TUN}`, 'dev-type tun'], 'gone.ovpn');
+    const c2 = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
+    try {
+      await c2.waitEvent('up', 30_000, 0);
+      const c = await OvpndClient.connect({ netns: ol.nsC });
+      const pid = (await c.daemonInfo()).pid;
+      c.close();
+      process.kill(pid, 'SIGKILL');
+      const err = await c2.waitFor((l) => l.includes('"event":"error"'), 10_000, 'the error event', 0);
+      assert.match(err, /the connection to ovpnd closed/);
+      assert.equal(await c2.waitExit(10_000), 1, c2.tail());
+    } finally {
+      await stopClient(c2);
     }
   });
 });
