@@ -3,9 +3,11 @@
  * client namespace's ovpnd, started on demand, not in the client process. The tunnel comes up and
  * pings, `stats` counts the packets, the device is ovpnd's (listed by dev-list; the TUN fd is open in
  * ovpnd and not in the client), a renegotiation by the server (its short --reneg-sec) loses no ping,
- * and SIGTERM removes the device, after which ovpnd exits by itself. Then a client killed with SIGKILL:
+ * a restart makes the device again in the same ovpnd, and SIGTERM removes the device, after which ovpnd
+ * exits by itself. Lab `ovqa`. Then a client killed with SIGKILL:
  * ovpnd removes its peer when the connection closes, and what stays is the device (docs/ovpnd.md:
- * devices outlive the connection that made them).
+ * devices outlive the connection that made them). A client whose ovpnd is killed fails with exit 1.
+ * Lab `ovqb`: the same over TCP (the connected stream handed to ovpnd), across renegotiations.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -210,5 +212,39 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
     } finally {
       await stopClient(c2);
     }
+  });
+});
+
+describe('ovpn-ts --ovpnd over TCP against OpenVPN 2.6 (netns): the stream handed to ovpnd', {
+  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  timeout: 60_000,
+}, () => {
+  let ol: OpenvpnLab;
+  let client: ClientProcess;
+
+  before(async () => {
+    ol = await startOpenvpnLab('ovqb', { serverArgs: ['--proto', 'tcp-server', '--reneg-sec', '4'] });
+    const cfg = ol.writeClientConfig(['dev ovqb0', 'dev-type tun', 'proto tcp-client']);
+    client = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
+  });
+
+  after(async () => {
+    if (client !== undefined) await stopClient(client);
+    assert.deepEqual((await ol?.cleanup()) ?? [], []);
+  });
+
+  it('comes up, pings across a renegotiation by the server, and SIGTERM leaves nothing', async () => {
+    await client.waitEvent('up', 30_000, 0);
+    const from = client.out.length;
+    const r = ol.lab.run(ol.nsC, 'ping', ['-c', '30', '-i', '0.2', '-W', '2', SERVER_VPN], 30_000);
+    await client.waitFor((l) => l.includes('installed in the secondary slot'), 15_000, 'a new key', from);
+    const p = await r;
+    assert.match(p.stdout, /30 packets transmitted, 30 received/, `${p.stdout}\n${client.tail()}`);
+    const c = await OvpndClient.connect({ netns: ol.nsC });
+    const pid = (await c.daemonInfo()).pid;
+    c.close();
+    client.child.kill('SIGTERM');
+    assert.equal(await client.waitExit(10_000), 0, client.tail());
+    assert.ok(await until(() => !alive(pid), 5000), `ovpnd (pid ${pid}) still runs`);
   });
 });
