@@ -32,6 +32,7 @@ import type { DataChannelKeys } from '../control/key-expansion.js';
 import { Endpoint } from '../net/endpoint.js';
 import { close as closeFd } from '../sys/libc.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
+import { fatalError } from './connect-retry.js';
 import type { DataPlane } from './data-plane.js';
 
 /** The id of the peer before the push; replaced by the pushed one. */
@@ -197,7 +198,7 @@ export class DataPlaneLink {
           onKeyExhausted(n.msg.keyconf['key-id']);
         }
       }),
-      this.plane.onGone((why) => onPeerGone(why)),
+      this.plane.onGone((why) => onError(fatalError(why))),
     );
   }
 

@@ -19,6 +19,7 @@ import { OvpndClient } from '../client/ovpnd-client.js';
 import type { Endpoint } from '../net/endpoint.js';
 import { formatIPv4, formatIPv6 } from '../net/ip-address.js';
 import { close as closeFd } from '../sys/libc.js';
+import { fatalError } from './connect-retry.js';
 
 /** A packet that is not data, from the socket handed over for device `ifindex`. */
 export interface ControlIn {
@@ -45,7 +46,10 @@ export interface DataPlane {
   controlSend(ifindex: number, fd: number, to: Endpoint | undefined, packet: Buffer): Promise<void>;
   onControl(cb: (m: ControlIn) => void): () => void;
   onNotification(cb: (n: Notification) => void): () => void;
-  /** The data plane went away by itself (ovpnd died or closed the connection). */
+  /**
+   * The data plane went away by itself (ovpnd died or closed the connection): fatal, since its devices
+   * went with it and a reconnection cannot bring it back.
+   */
   onGone(cb: (why: string) => void): () => void;
   /** Our own fd of a handed-over socket is no longer needed (after dev-del). */
   releaseSocket(fd: number): void;
@@ -92,13 +96,17 @@ export async function ovpndDataPlane(): Promise<DataPlane> {
     throw e;
   }
   let closing = false;
+  /** Why the connection is gone, when ovpnd closed it: a new connection attempt cannot cure that. */
+  let lost: string | undefined;
   const gone = new Set<(why: string) => void>();
   void c.closed.then(() => {
-    if (!closing) for (const cb of [...gone]) cb('the connection to ovpnd closed');
+    if (closing) return;
+    lost = 'the connection to ovpnd closed';
+    for (const cb of [...gone]) cb(lost);
   });
   return {
     kind: 'ovpnd',
-    devNew: (msg) => c.devNew(msg),
+    devNew: (msg) => (lost === undefined ? c.devNew(msg) : Promise.reject(fatalError(lost))),
     devDel: (msg) => c.devDel(msg),
     peerNew: (msg, fd) => c.peerNew(msg, fd),
     peerSet: (msg) => c.peerSet(msg),
