@@ -197,6 +197,38 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
     }
   });
 
+  it('persist-tun: a restart keeps the device in ovpnd (only the peer is replaced); SIGTERM removes it', async () => {
+    const cfg = ol.writeClientConfig([`dev ${TUN}`, 'dev-type tun', 'persist-tun'], 'persist.ovpn');
+    const c3 = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
+    try {
+      const up1 = await c3.waitEvent('up', 30_000, 0);
+      const from = c3.out.length;
+      c3.command('restart');
+      const up2 = await c3.waitEvent('up', 30_000, from);
+      assert.equal(up2.ifindex, up1.ifindex, 'the same device');
+      assert.ok(
+        c3.out.slice(from).some((l) => l.includes('Preserving previous TUN/TAP instance')),
+        c3.tail(),
+      );
+      const r = await ol.lab.run(ol.nsC, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', SERVER_VPN], 15_000);
+      assert.match(r.stdout, /3 packets transmitted, 3 received/, `${r.stdout}\n${c3.tail()}`);
+      const c = await OvpndClient.connect({ netns: ol.nsC });
+      try {
+        const dev = (await c.devList()).find((d) => d.ifname === TUN);
+        assert.ok(dev !== undefined);
+        assert.equal((await c.peerDump({ ifindex: dev.ifindex })).length, 1, 'one peer after the restart');
+      } finally {
+        c.close();
+      }
+      c3.child.kill('SIGTERM');
+      assert.equal(await c3.waitExit(10_000), 0, c3.tail());
+      const l = await ol.lab.run(ol.nsC, 'ip', ['link', 'show', 'dev', TUN], 5000);
+      assert.notEqual(l.code, 0, `the device is still there: ${l.stdout}`);
+    } finally {
+      await stopClient(c3);
+    }
+  });
+
   it('ovpnd killed under an up client: the client fails (exit 1) instead of hanging', async () => {
     const cfg = ol.writeClientConfig([`dev ${TUN}`, 'dev-type tun'], 'gone.ovpn');
     const c2 = ol.spawnClient(['--config', cfg, '--ovpnd', '--json', '--verb', '3']);
