@@ -117,6 +117,8 @@ export function occString(o: ClientOptions, ce: ConnectionEntry | undefined = o.
 
 export class OpenvpnClient {
   private link: DataPlaneLink | undefined;
+  /** The link being made (over ovpnd, dev-new and peer-new are answered later). */
+  private opening: Promise<DataPlaneLink> | undefined;
   private session: ClientSession | undefined;
   private tls: TlsChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -197,7 +199,7 @@ export class OpenvpnClient {
       reliable: { initialTimeoutSec: o.tlsTimeout },
     });
     this.session = session;
-    this.link = await DataPlaneLink.open(
+    const opening = DataPlaneLink.open(
       this.api,
       {
         ifname: this.run.ifname ?? o.dev,
@@ -218,10 +220,10 @@ export class OpenvpnClient {
       (keyId) => this.keyExhausted(keyId),
       (e) => this.fail(e),
     );
-    if (this.closed) {
-      await this.link.close();
-      throw new Error('the client was closed while connecting');
-    }
+    this.opening = opening;
+    this.link = await opening;
+    // `close` meanwhile removes it once it is made
+    if (this.closed) throw new Error('the client was closed while connecting');
     session.start(Date.now());
     this.tlsOptions = { tls: tlsConfig, log };
     const tls = this.newTls(0);
@@ -368,7 +370,14 @@ export class OpenvpnClient {
     this.tls?.destroy();
     this.net?.beforeDeviceClose();
     // the down script runs once the device is gone (over ovpnd: once dev-del is answered)
-    const done = (this.link?.close() ?? Promise.resolve())
+    const linkClosed =
+      this.link !== undefined
+        ? this.link.close()
+        : (this.opening?.then(
+            (l) => l.close(),
+            () => {},
+          ) ?? Promise.resolve());
+    const done = linkClosed
       .catch((e: unknown) => this.run.log(`ERROR: removing the device: ${(e as Error).message}`))
       .finally(() => this.net?.afterDeviceClose());
     this.run.onClosed?.(done);
