@@ -80,7 +80,7 @@ export function programVersion(): string {
 /** `ovpn-ts --version`: ovpn-ts's version, the runtime, and the protocol version it speaks. */
 export function versionText(): string {
   return [
-    `ovpn-ts ${programVersion()} [Node ${process.version}] userspace OpenVPN client (data channel offload in-process)`,
+    `ovpn-ts ${programVersion()} [Node ${process.version}] userspace OpenVPN client (data channel offload in-process, or in ovpnd with --ovpnd)`,
     'Speaks the OpenVPN 2.6 protocol (UDP, TLS, key-method 2, AEAD data channel); see docs/client.md.',
     '',
   ].join('\n');
