@@ -10,9 +10,10 @@
  * Lab `ovqb`: the same over TCP (the connected stream handed to ovpnd), across renegotiations.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { OvpndClient } from '../../../src/client/ovpnd-client.js';
+import { OVPND_LOG_DIR, OvpndClient } from '../../../src/client/ovpnd-client.js';
 import { canUseNetns } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
@@ -73,7 +74,10 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
 
   after(async () => {
     if (client !== undefined) await stopClient(client);
+    const ns = ol?.nsC;
     assert.deepEqual((await ol?.cleanup()) ?? [], []);
+    // the log of the ovpnd the client started (docs/ovpnd.md)
+    if (ns !== undefined) rmSync(join(OVPND_LOG_DIR, `ovpnd-${ns}.log`), { force: true });
   });
 
   const ping = async (count: number, what: string) => {
@@ -262,7 +266,10 @@ describe('ovpn-ts --ovpnd over TCP against OpenVPN 2.6 (netns): the stream hande
 
   after(async () => {
     if (client !== undefined) await stopClient(client);
+    const ns = ol?.nsC;
     assert.deepEqual((await ol?.cleanup()) ?? [], []);
+    // the log of the ovpnd the client started (docs/ovpnd.md)
+    if (ns !== undefined) rmSync(join(OVPND_LOG_DIR, `ovpnd-${ns}.log`), { force: true });
   });
 
   it('comes up, pings across a renegotiation by the server, and SIGTERM leaves nothing', async () => {
