@@ -246,6 +246,12 @@ export const DAEMON_OPS: readonly DaemonOpSpec[] = [
     reply: 'null',
   },
   {
+    name: 'dev-own',
+    doc: 'tie a device to this connection: it is deleted when the connection closes',
+    request: ['ifindex'],
+    reply: 'null',
+  },
+  {
     name: 'daemon-info',
     doc: 'the daemon itself',
     request: [],

@@ -234,6 +234,10 @@ export class OvpndClient implements RemoteApiOps {
   devList(): Promise<DevInfo[]> {
     return this.request('dev-list');
   }
+  /** dev-own: the daemon deletes the device when this connection closes (however the client ends). */
+  devOwn(msg: { ifindex: number }): Promise<void> {
+    return this.request('dev-own', msg);
+  }
   /**
    * peer-new. The fd in `msg.peer.socket` (or `fd` when given: then `socket` may name it differently)
    * is passed to the daemon with the request.

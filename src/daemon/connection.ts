@@ -34,6 +34,8 @@ export class Connection {
   subscribed = false;
   /** Events not delivered because the client did not read. */
   droppedEvents = 0;
+  /** Devices tied to this connection (dev-own): deleted when it closes. */
+  readonly ownedDevices = new Set<number>();
 
   constructor(
     readonly fd: number,

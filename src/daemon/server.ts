@@ -13,6 +13,7 @@ import {
   API_HANDLERS,
   checkGroup,
   type Handler,
+  ownedIfindex,
   parseControlSend,
   parseRequest,
   quote,
@@ -199,6 +200,14 @@ export class Ovpnd {
     this.droppedEvents += conn.droppedEvents;
     // The connection was the handed-over sockets' last reference: closing it closes them.
     for (const inode of this.owners.removeConn(conn)) this.api.socketClosed(inode);
+    // Devices the connection owned go with it (a client killed before its own dev-del).
+    for (const ifindex of conn.ownedDevices) {
+      try {
+        this.api.devDel({ ifindex });
+      } catch {
+        // already deleted by someone
+      }
+    }
     this.scheduleIdleCheck(this.opts.idleMs ?? 300);
   }
 
@@ -263,6 +272,9 @@ export class Ovpnd {
     };
     handlers.unsubscribe = ({ conn }) => {
       conn.subscribed = false;
+    };
+    handlers['dev-own'] = ({ conn, msg }) => {
+      conn.ownedDevices.add(ownedIfindex(api, msg));
     };
     handlers['daemon-info'] = (): DaemonInfo => ({
       pid: process.pid,

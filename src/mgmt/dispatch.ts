@@ -166,6 +166,14 @@ export function parseControlSend(msg: unknown): {
   return { ifindex, socket, to, packet: Buffer.from(packet, 'hex') };
 }
 
+/** dev-own's `ifindex`: a device of `api`, else ENODEV. */
+export function ownedIfindex(api: OvpnApi, msg: unknown): number {
+  const ifindex = num(msg, 'ifindex', 1);
+  if (!api.devList().some((d) => d.ifindex === ifindex))
+    throw new OvpnError('ENODEV', `no ovpn device with ifindex ${ifindex}`, 'ifindex');
+  return ifindex;
+}
+
 /** The `peers` group is the only one (subscribe's `group`, default "peers"); else ENOENT. */
 export function checkGroup(msg: unknown): void {
   const group = text(msg, 'group') ?? 'peers';

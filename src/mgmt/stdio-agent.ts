@@ -20,6 +20,7 @@ import {
   checkGroup,
   dispatch,
   type Handler,
+  ownedIfindex,
   parseRequest,
   replyMessages,
 } from './dispatch.js';
@@ -48,6 +49,10 @@ export class StdioAgent {
       },
       unsubscribe: () => {
         this.subscribed = false;
+      },
+      // the agent's devices already end with it (its parent's connection)
+      'dev-own': (api, msg) => {
+        ownedIfindex(api, msg);
       },
       'daemon-info': (api): DaemonInfo => ({
         pid: process.pid,

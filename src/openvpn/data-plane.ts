@@ -106,7 +106,18 @@ export async function ovpndDataPlane(): Promise<DataPlane> {
   });
   return {
     kind: 'ovpnd',
-    devNew: (msg) => (lost === undefined ? c.devNew(msg) : Promise.reject(fatalError(lost))),
+    devNew: async (msg) => {
+      if (lost !== undefined) throw fatalError(lost);
+      const dev = await c.devNew(msg);
+      // the device is this process's: ovpnd deletes it should the process die before its dev-del
+      try {
+        await c.devOwn({ ifindex: dev.ifindex });
+      } catch (e) {
+        await c.devDel({ ifindex: dev.ifindex }).catch(() => {});
+        throw e;
+      }
+      return dev;
+    },
     devDel: (msg) => c.devDel(msg),
     peerNew: (msg, fd) => c.peerNew(msg, fd),
     peerSet: (msg) => c.peerSet(msg),
