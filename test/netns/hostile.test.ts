@@ -270,10 +270,10 @@ async function pingBothWays(t: Topology, c: ClientNode): Promise<void> {
     [c.ns, t.server.vpn6],
   ]) {
     const r = await t.ping(ns, dst, { count: 20, intervalS: 0.005 });
-    // with a deadline (-w), ping sends until 20 replies are in: a slow reply means more than 20 sent,
-    // every one of which must come back
+    // A connectivity check, as before: 20 replies. With a deadline (-w), ping sends until 20 replies
+    // are in, and replies already in flight then add to them, so more than 20 is no failure. Losses
+    // are judged by the long ping loops (assertPings), which count every echo request.
     assert.ok(r.received >= 20, `${ns} -> ${dst}: ${r.output}`);
-    assert.equal(r.received, r.sent, `${ns} -> ${dst}: ${r.output}`);
   }
 }
 
