@@ -18,6 +18,7 @@ import { isatty, ReadStream } from 'node:tty';
 import type { ClientOptions, FileRef } from '../config/client-options.js';
 import { type ReadFileFn, readFileRef } from '../config/load.js';
 import { USER_PASS_LEN } from '../control/key-method2.js';
+import { promptAborted } from './connect-retry.js';
 
 /** The prompts 2.6 shows (UP_TYPE_AUTH is "Auth"). */
 export const USERNAME_PROMPT = 'Enter Auth Username:';
@@ -95,7 +96,8 @@ export function parseAuthUserPassFile(
  * events. Works on a whole control message and on one pushed option line.
  */
 export function redactControlMessage(text: string): string {
-  return text.replace(/(^|,)(\s*auth-token) [^,]*/g, '$1$2');
+  // any whitespace ends the name, as the pushed options are split on it (pushed-options.ts)
+  return text.replace(/(^|,)(\s*auth-token)\s[^,]*/g, '$1$2');
 }
 
 /** The username in `auth-token-user` (base64), or undefined when it does not decode to anything. */
@@ -251,7 +253,11 @@ export class AuthUserPass {
     if (src !== 'prompt') {
       const where = src.kind === 'inline' ? 'the inline <auth-user-pass> block' : `'${src.path}'`;
       const data = await readFileRef(src, this.deps.readFile, 'auth-user-pass');
-      ({ username, password } = parseAuthUserPassFile(data, where));
+      try {
+        ({ username, password } = parseAuthUserPassFile(data, where));
+      } finally {
+        data.fill(0);
+      }
     }
     if (username === undefined || password === undefined) {
       const prompter = (this.deps.prompter ?? ttyPrompter)();
@@ -374,7 +380,7 @@ function askOnTty(prompt: string, echo: boolean): Promise<Buffer> {
       chunk.fill(0);
       write(r.echo);
       if (r.state === 'done') finish();
-      else if (r.state === 'aborted') finish(new Error('auth-user-pass: the prompt was interrupted'));
+      else if (r.state === 'aborted') finish(promptAborted('auth-user-pass'));
     });
     input.on('error', (e) => finish(e));
   });

@@ -35,19 +35,19 @@ import { buildPeerInfo, decodeKeyMethod2, encodeKeyMethod2, type KeySource } fro
 import { maxControlPayload } from '../control/reliable.js';
 import { ClientSession } from '../control/session.js';
 import { AuthUserPass, redactControlMessage } from './auth-user-pass.js';
-import { effectiveKeepalive, fatalError, peerGoneError } from './connect-retry.js';
+import { effectiveKeepalive, fatalError, peerGoneError, pushFailed, setupStep } from './connect-retry.js';
 import { makeControlWrap } from './control-wrap.js';
 import { occWithCompression, peerDataOptions } from './data-options.js';
 import type { DataPlane } from './data-plane.js';
 import { DataPlaneLink } from './data-plane-link.js';
 import { DcoKeys } from './dco-keys.js';
 import { type AppliedNetConfig, NetConfig, peerCommonName } from './net-config.js';
-import { applyPullFilters } from './pull-filter.js';
+import { acceptPushReply } from './push-reply.js';
 import { type PushedConfig, parsePushedOptions } from './pushed-options.js';
 import { pollRenegTraffic } from './reneg-traffic.js';
 import { type ServerCommand, serverMessage, waitUntil } from './server-messages.js';
 import { TlsChannel, type TlsChannelOptions } from './tls-channel.js';
-import { loadTlsConfig } from './tls-config.js';
+import { loadTlsConfig, type TlsConfigCache } from './tls-config.js';
 import { occLinkMtu, occProto, openServerTransport, releaseServerTransport } from './transport-connect.js';
 import type { KeptTun } from './tun-keeper.js';
 
@@ -76,6 +76,8 @@ export interface ClientRunOptions {
    * client's own, from the options, asking on the terminal).
    */
   auth?: AuthUserPass;
+  /** The TLS material, loaded once (its password asked once) for the caller's options (tls-config.ts). */
+  tlsCache?: TlsConfigCache;
   /**
    * The server asked for a restart or an end (AUTH_FAILED, RESTART, HALT, EXIT): the owner of the
    * lifecycle acts on it (server-messages.ts). Called at most once. Without it, such a message fails
@@ -168,9 +170,10 @@ export class OpenvpnClient {
     this.entry = ce;
     const log = this.run.log;
     const rf = this.run.readFile;
-    const tlsConfig = await loadTlsConfig(o, rf);
-    const wrap = await makeControlWrap(ce.tlsWrap, o, rf);
-    await this.auth.prepare();
+    // setup errors (keys, certificates, tls-crypt key, credentials) end the process, as in 2.6
+    const tlsConfig = await setupStep(this.run.tlsCache?.load(o, rf) ?? loadTlsConfig(o, rf));
+    const wrap = await setupStep(makeControlWrap(ce.tlsWrap, o, rf));
+    await setupStep(this.auth.prepare());
     const server = await openServerTransport(ce, { log, signal: this.abandon.signal });
     if (this.closed) {
       releaseServerTransport(server);
@@ -258,20 +261,19 @@ export class OpenvpnClient {
     const theirs = await Promise.race([plaintext.keyMethod2, failed]);
     log(`Peer options: ${theirs.options}`);
     this.pushTimer = setTimeout(() => this.sendPushRequest(), PUSH_REQUEST_FIRST_MS);
-    const pushedOptions = await Promise.race([plaintext.pushReply, failed]);
+    // the reply as received, and as the pull filters left it (the auth-token was taken from that)
+    const { options: pushedOptions, filtered } = await Promise.race([plaintext.pushReply, failed]);
     clearTimeout(this.pushTimer);
-    log(`PUSH: Received control message: '${redactControlMessage(`PUSH_REPLY,${pushedOptions.join(',')}`)}'`);
-    const filtered = applyPullFilters(pushedOptions, o.pullFilters, log, redactControlMessage);
     const pushed = parsePushedOptions(filtered.map(redactControlMessage));
     this.ccExit = pushed.protocolFlags.includes('cc-exit');
 
     const cipher = pushed.cipher;
     if (cipher === undefined || !o.dataCiphers.includes(cipher))
-      throw new Error(
+      throw pushFailed(
         `the server pushed cipher ${cipher ?? '(none)'}, not one of ${o.dataCiphers.join(':')}`,
       );
     if (pushed.peerId === undefined)
-      throw new Error('the server pushed no peer-id (DATA_V1 is not supported)');
+      throw pushFailed('the server pushed no peer-id (DATA_V1 is not supported)');
     const keys = keyStateKeys(pushed.tlsEkm, tls, mine, theirs.keySource, session, cipher);
     const link = this.link;
     const data = peerDataOptions(o, ce, pushed, { proto: ce.remote.proto, family });
@@ -315,7 +317,13 @@ export class OpenvpnClient {
     this.stopRenegTraffic = pollRenegTraffic(
       { bytes: o.renegBytes, packets: o.renegPkts },
       () => {
-        const counters = this.closed ? undefined : link.counters();
+        let counters: PeerInfo | undefined;
+        try {
+          counters = this.closed ? undefined : link.counters();
+        } catch {
+          // the peer is gone (ENOENT while tearing down): no sample
+          counters = undefined;
+        }
         return counters === undefined ? undefined : { keyId: session.keyId, counters };
       },
       (reason) => {
@@ -386,11 +394,11 @@ export class OpenvpnClient {
   /** The server's plaintext: first its key-method 2 message, then control messages. */
   private readPlaintext(tls: TlsChannel) {
     let gotKm2: (k: ReturnType<typeof decodeKeyMethod2>) => void = () => {};
-    let gotPush: (o: string[]) => void = () => {};
+    let gotPush: (o: { options: string[]; filtered: string[] }) => void = () => {};
     const keyMethod2 = new Promise<ReturnType<typeof decodeKeyMethod2>>((r) => {
       gotKm2 = r;
     });
-    const pushReply = new Promise<string[]>((r) => {
+    const pushReply = new Promise<{ options: string[]; filtered: string[] }>((r) => {
       gotPush = r;
     });
     const reader = new ControlMessageReader();
@@ -415,9 +423,27 @@ export class OpenvpnClient {
           if (this.up) this.run.log(`PUSH: Received control message: '${redactControlMessage(text)}'`);
           const a = assembler.add(m.reply);
           if (a.state === 'done') {
-            this.auth.applyPushed(a.options);
-            gotPush(a.options);
-          } else if (a.state === 'error') this.fail(new Error('bad push-continuation in PUSH_REPLY'));
+            const log = this.run.log;
+            if (!this.up)
+              log(
+                `PUSH: Received control message: '${redactControlMessage(`PUSH_REPLY,${a.options.join(',')}`)}'`,
+              );
+            let filtered: string[];
+            try {
+              filtered = acceptPushReply(
+                a.options,
+                this.options.pullFilters,
+                this.auth,
+                log,
+                redactControlMessage,
+              );
+            } catch (e) {
+              this.fail(pushFailed(e));
+              return;
+            }
+            gotPush({ options: a.options, filtered });
+          } else if (a.state === 'error')
+            this.fail(pushFailed(new Error('bad push-continuation in PUSH_REPLY')));
         } else {
           this.serverMessage(m, text);
         }

@@ -69,6 +69,39 @@ export function failureHints(e: unknown): FailureHints {
   return out;
 }
 
+/**
+ * A setup step of a connection (reading and checking keys, certificates, the control channel key,
+ * the credentials): its failure ends the process, as 2.6's M_FATAL in init_ssl / get_user_pass does,
+ * instead of a retry that cannot cure it. Hints the error already carries (an exit status) are kept.
+ */
+export async function setupStep<T>(step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (e) {
+    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { fatal: true });
+  }
+}
+
+/**
+ * A prompt (auth-user-pass, the private key's password) ended by Ctrl-C or Ctrl-D: the process ends as
+ * SIGINT ends it (exit 0), without a retry.
+ */
+export function promptAborted(directive: string): ConnectError {
+  return new ConnectError(`${directive}: the prompt was interrupted`, {
+    fatal: true,
+    exitCode: 0,
+  });
+}
+
+/**
+ * The server's PUSH_REPLY cannot be used (a pull-filter rejected it, no usable cipher, no peer-id, a
+ * bad or endless continuation): a restart, logged with 2.6's reason `process-push-msg-failed`.
+ */
+export function pushFailed(e: unknown): ConnectError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return Object.assign(new ConnectError(msg, { signalText: 'process-push-msg-failed' }), { cause: e });
+}
+
 /** The data plane removed the tunnel's peer with `reason` (keepalive: `expired`). */
 export function peerGoneError(reason: string, pingAction: 'restart' | 'exit'): ConnectError {
   if (reason === 'expired')

@@ -36,6 +36,7 @@ import {
   streamSink,
 } from './log.js';
 import type { ServerCommand } from './server-messages.js';
+import { TlsConfigCache } from './tls-config.js';
 import { KeptTun } from './tun-keeper.js';
 
 /** The lifecycle's timers. */
@@ -186,6 +187,8 @@ async function main(argv: string[]): Promise<number> {
   const clientLog = (m: string) => logger.log(clientMessageLevel(m), m);
   // the credentials and auth-token outlive each connection, as 2.6's do
   const auth = new AuthUserPass({ readFile: readFileFn, log: clientLog }, first);
+  // so is the loaded private key (its password asked once), until a SIGHUP re-read
+  const tlsCache = new TlsConfigCache();
   // AUTH_FAILED, RESTART, HALT, EXIT from the server: a soft signal with 2.6's reason
   const onServerCommand = (cmd: ServerCommand) => {
     if (cmd.authFailed && cmd.kind === 'halt') emit({ event: 'error', message: cmd.message });
@@ -208,6 +211,7 @@ async function main(argv: string[]): Promise<number> {
           readFile: readFileFn,
           log: clientLog,
           auth,
+          tlsCache,
           onServerCommand,
           onFailure,
           tun,

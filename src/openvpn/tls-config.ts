@@ -14,6 +14,7 @@ import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type SecureVe
 import type { ClientOptions } from '../config/client-options.js';
 import { type ReadFileFn, readFileRef } from '../config/load.js';
 import { type Crl, parseCrlPem, type ServerCheckOptions } from './cert-checks.js';
+import { promptAborted } from './connect-retry.js';
 
 /** What every TLS session of one connection shares. */
 export interface TlsConfig {
@@ -101,6 +102,13 @@ function directiveError(directive: string, why: string): Error {
   return new Error(`${directive}: ${why}`);
 }
 
+/** A copy of secret bytes read from a file; the buffer read is zeroed. */
+function ownCopy(b: Uint8Array): Buffer {
+  const c = Buffer.from(b);
+  b.fill(0);
+  return c;
+}
+
 /** `askpass FILE` reads its first line (misc.c get_user_pass with a password only). */
 function firstLine(b: Uint8Array): string {
   return Buffer.from(b).toString('utf8').split(/\r?\n/)[0] ?? '';
@@ -123,14 +131,68 @@ async function promptPassword(prompt: string): Promise<string> {
   });
   const rl = createInterface({ input: process.stdin, output: out, terminal: true });
   try {
-    return await new Promise<string>((resolve) => {
-      rl.question(prompt, (a) => resolve(a));
+    return await askLine(rl, prompt, () => {
       muted = true;
     });
   } finally {
     muted = false;
     process.stderr.write('\n');
     rl.close();
+  }
+}
+
+/** The part of a readline interface a prompt uses. */
+export interface LineAsker {
+  question(prompt: string, cb: (answer: string) => void): void;
+  once(event: 'close' | 'SIGINT', cb: () => void): unknown;
+}
+
+/**
+ * One answer from `rl`. Ctrl-C (readline's SIGINT, or its close when nothing listens for SIGINT) or
+ * Ctrl-D (close) ends the prompt without an answer: a fatal error that ends the process as SIGINT
+ * does, never a connect() that waits forever.
+ */
+export function askLine(rl: LineAsker, prompt: string, asked: () => void = () => {}): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let done = false;
+    const abort = () => {
+      if (done) return;
+      done = true;
+      reject(promptAborted('askpass'));
+    };
+    rl.once('SIGINT', abort);
+    rl.once('close', abort);
+    rl.question(prompt, (a) => {
+      if (done) return;
+      done = true;
+      resolve(a);
+    });
+    asked();
+  });
+}
+
+/**
+ * The TLS material of one set of options, loaded once: the private key's password is asked once per
+ * process (2.6 keeps the loaded key in its SSL context across restarts), and loaded again only for
+ * new options (a SIGHUP re-read). Only the secure context is kept, not the key or password. A failed
+ * load is not kept.
+ */
+export class TlsConfigCache {
+  private options: ClientOptions | undefined;
+  private value: Promise<TlsConfig> | undefined;
+
+  constructor(private readonly loader: typeof loadTlsConfig = loadTlsConfig) {}
+
+  load(o: ClientOptions, rf: ReadFileFn): Promise<TlsConfig> {
+    if (this.options !== o || this.value === undefined) {
+      this.options = o;
+      const v = this.loader(o, rf);
+      this.value = v;
+      v.catch(() => {
+        if (this.value === v) this.value = undefined;
+      });
+    }
+    return this.value;
   }
 }
 
@@ -145,19 +207,44 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
   const fingerprintOnly = o.ca === undefined && o.capath === undefined && o.peerFingerprints.length > 0;
   const ca = o.ca === undefined ? undefined : Buffer.from(await readFileRef(o.ca, rf, 'ca'));
   const cert = o.cert === undefined ? undefined : Buffer.from(await readFileRef(o.cert, rf, 'cert'));
-  const key = o.key === undefined ? undefined : Buffer.from(await readFileRef(o.key, rf, 'key'));
+  const key = o.key === undefined ? undefined : ownCopy(await readFileRef(o.key, rf, 'key'));
   const extra =
     o.extraCerts === undefined ? undefined : Buffer.from(await readFileRef(o.extraCerts, rf, 'extra-certs'));
   let pfx: Buffer | undefined;
   if (o.pkcs12 !== undefined) {
-    const raw = Buffer.from(await readFileRef(o.pkcs12, rf, 'pkcs12'));
+    const raw = ownCopy(await readFileRef(o.pkcs12, rf, 'pkcs12'));
     // an inline <pkcs12> block is base64 (tls_ctx_load_pkcs12 reads it through a base64 BIO)
     pfx =
       o.pkcs12.kind === 'inline' ? Buffer.from(raw.toString('latin1').replace(/\s+/g, ''), 'base64') : raw;
+    if (pfx !== raw) raw.fill(0);
   }
+  // the private key and PKCS#12 bytes are zeroed once OpenSSL has them (or the load failed)
+  const secrets = [key, pfx];
+  try {
+    return await buildTlsConfig(o, rf, { ca, cert, extra, key, pfx, fingerprintOnly });
+  } finally {
+    for (const b of secrets) b?.fill(0);
+  }
+}
+
+async function buildTlsConfig(
+  o: ClientOptions,
+  rf: ReadFileFn,
+  m: {
+    ca: Buffer | undefined;
+    cert: Buffer | undefined;
+    extra: Buffer | undefined;
+    key: Buffer | undefined;
+    pfx: Buffer | undefined;
+    fingerprintOnly: boolean;
+  },
+): Promise<TlsConfig> {
+  const { ca, cert, extra, key, pfx, fingerprintOnly } = m;
   let passphrase: string | undefined;
   if (o.askpass !== undefined && o.askpass !== 'prompt') {
-    passphrase = firstLine(await readFileRef(o.askpass, rf, 'askpass'));
+    const b = await readFileRef(o.askpass, rf, 'askpass');
+    passphrase = firstLine(b);
+    b.fill(0);
   }
 
   let crls: Crl[] | undefined;
@@ -218,7 +305,7 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
       } catch (e2) {
         throw tlsContextError(o, (e2 as Error).message);
       }
-    } else throw tlsContextError(o, msg);
+    } else throw tlsContextError(o, msg, needsPass ? undefined : culprit(m, passphrase));
   }
   const restrictions: string[] = [];
   if (o.tlsVersionMin !== '1.2') restrictions.push(`tls-version-min ${o.tlsVersionMin}`);
@@ -245,8 +332,30 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
   };
 }
 
+/** Which of the PEM inputs OpenSSL refuses on its own (a bad PEM block): its directive. */
+function culprit(
+  m: { ca?: Buffer; cert?: Buffer; extra?: Buffer; key?: Buffer },
+  passphrase: string | undefined,
+): string | undefined {
+  const parts: [string, Buffer | undefined, (b: Buffer) => unknown][] = [
+    ['ca', m.ca, (b) => createSecureContext({ ca: b })],
+    ['cert', m.cert, (b) => createSecureContext({ cert: b })],
+    ['extra-certs', m.extra, (b) => createSecureContext({ cert: b })],
+    ['key', m.key, (b) => createSecureContext({ key: b, passphrase })],
+  ];
+  for (const [name, b, load] of parts) {
+    if (b === undefined) continue;
+    try {
+      load(b);
+    } catch {
+      return name;
+    }
+  }
+  return undefined;
+}
+
 /** An OpenSSL error from createSecureContext, with the directive it most likely comes from. */
-function tlsContextError(o: ClientOptions, msg: string): Error {
+function tlsContextError(o: ClientOptions, msg: string, bad?: string): Error {
   if (/no cipher match/i.test(msg)) {
     return directiveError(
       o.tlsCipher !== undefined ? 'tls-cipher' : 'tls-ciphersuites',
@@ -271,5 +380,6 @@ function tlsContextError(o: ClientOptions, msg: string): Error {
   }
   if (/key values mismatch/i.test(msg))
     return directiveError('key', 'the private key does not match the certificate');
+  if (bad !== undefined) return directiveError(bad, `cannot be loaded: ${msg}`);
   return new Error(`TLS setup failed: ${msg}`);
 }

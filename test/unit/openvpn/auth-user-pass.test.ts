@@ -266,6 +266,20 @@ describe('redactControlMessage', () => {
     assert.equal(redactControlMessage('auth-token SECRET'), 'auth-token');
     assert.equal(redactControlMessage('PUSH_REPLY,auth-token-user Ym9i'), 'PUSH_REPLY,auth-token-user Ym9i');
   });
+
+  it('leaves out a value after any whitespace, as the options are split (a tab too)', () => {
+    for (const sep of ['\t', '  ', '\t ', '\v', '\f']) {
+      const msg = `PUSH_REPLY,ping 10,auth-token${sep}SECRET_TOKEN,peer-id 0`;
+      const shown = redactControlMessage(msg);
+      assert.doesNotMatch(shown, /SECRET_TOKEN/, JSON.stringify(sep));
+      assert.equal(shown, 'PUSH_REPLY,ping 10,auth-token,peer-id 0');
+      // the token the client takes from that line is the one hidden
+      const { auth } = harness({});
+      auth.applyPushed([`auth-token${sep}SECRET_TOKEN`, 'auth-token-user Ym9i']);
+      assert.ok(auth.hasToken, JSON.stringify(sep));
+    }
+    assert.equal(redactControlMessage('auth-token\tSECRET'), 'auth-token');
+  });
 });
 
 describe('PromptLine', () => {
