@@ -185,7 +185,7 @@ export class Lifecycle<
       case 'SIGINT':
         this.hooks.log(1, `${sig}[${how}] received, process exiting`);
         if (s === 'reloading') this.exitWanted = true;
-        else void this.exit(0);
+        else this.endProcess(0);
         return;
       case 'SIGUSR1':
         if (s !== 'connecting' && s !== 'up') return;
@@ -195,7 +195,7 @@ export class Lifecycle<
       case 'SIGHUP':
         if (s === 'idle' || s === 'reloading') return;
         this.hooks.log(1, `SIGHUP[${how}] received, process restarting`);
-        void this.reload();
+        this.reload().catch((e: unknown) => this.teardownFailed(e));
     }
   }
 
@@ -216,7 +216,7 @@ export class Lifecycle<
     if (s === 'exiting' || s === 'exited') return;
     this.hooks.log(1, `SIGTERM[soft,${reason}] received, process exiting`);
     if (s === 'reloading') this.exitWanted = true;
-    else void this.exit(code);
+    else this.endProcess(code);
   }
 
   private configure(options: O): void {
@@ -239,7 +239,7 @@ export class Lifecycle<
         const msg = `All connections have been connect-retry-max (${this.optionsNow.connectRetryMax}) times unsuccessful, exiting`;
         this.hooks.log(0, msg);
         this.hooks.failed?.(new Error(msg, { cause: this.lastError }), undefined);
-        void this.exit(1);
+        this.endProcess(1);
         return;
       }
       entry = this.optionsNow.connections[this.order[pos]] as EntryOf<O>;
@@ -299,7 +299,7 @@ export class Lifecycle<
       );
       if (exit) {
         this.hooks.log(1, 'SIGTERM[soft,ping-exit] received, process exiting');
-        void this.exit(0);
+        this.endProcess(0);
         return;
       }
       this.hooks.log(1, `SIGUSR1[soft,${h.signalText ?? 'ping-restart'}] received, process restarting`);
@@ -338,7 +338,7 @@ export class Lifecycle<
   private fatal(err: Error, client: C | undefined, code: number): void {
     this.hooks.log(0, 'Exiting due to fatal error');
     this.hooks.failed?.(err, client);
-    void this.exit(code);
+    this.endProcess(code);
   }
 
   /** Closes the client (keeping its device with persist-tun) and connects again after the pause. */
@@ -386,18 +386,28 @@ export class Lifecycle<
     if (c !== undefined) {
       const t = this.hooks.keptTun?.(c);
       if (t !== undefined && t !== this.kept) {
-        if (this.kept !== undefined) this.hooks.releaseTun?.(this.kept);
+        this.releaseKept();
         this.kept = t;
       }
     }
-    c?.close();
-    if (!(restart && this.optionsNow.persistTun)) this.releaseKept();
+    try {
+      c?.close();
+    } catch (e) {
+      this.hooks.log(1, `closing the connection failed: ${(e as Error).message}`);
+    } finally {
+      if (!(restart && this.optionsNow.persistTun)) this.releaseKept();
+    }
   }
 
   private releaseKept(): void {
     const t = this.kept;
     this.kept = undefined;
-    if (t !== undefined) this.hooks.releaseTun?.(t);
+    if (t === undefined) return;
+    try {
+      this.hooks.releaseTun?.(t);
+    } catch (e) {
+      this.hooks.log(1, `releasing the kept device failed: ${(e as Error).message}`);
+    }
   }
 
   private async reload(): Promise<void> {
@@ -422,6 +432,16 @@ export class Lifecycle<
     this.waitThenConnect(this.pauseSeconds(undefined));
   }
 
+  /** exit() without a promise to wait for: a failure while tearing down is logged, the process still ends. */
+  private endProcess(code: number): void {
+    this.exit(code).catch((e: unknown) => this.teardownFailed(e, code));
+  }
+
+  private teardownFailed(e: unknown, code = 1): void {
+    this.hooks.log(0, `ERROR: tearing down failed: ${e instanceof Error ? e.message : String(e)}`);
+    this.finish(code);
+  }
+
   private async exit(code: number): Promise<void> {
     const wasUp = this.stateNow === 'up';
     this.stateNow = 'exiting';
@@ -436,8 +456,11 @@ export class Lifecycle<
         this.hooks.log(1, `explicit-exit-notify failed: ${(e as Error).message}`);
       }
     }
-    this.closeClient(false);
-    this.finish(code);
+    try {
+      this.closeClient(false);
+    } finally {
+      this.finish(code);
+    }
   }
 
   private finish(code: number): void {
