@@ -242,8 +242,16 @@ export function parsePushReply(text: string): PushReply | undefined {
 export type PushAssembly =
   | { state: 'more' }
   | { state: 'done'; options: string[] }
-  /** A push-continuation other than 0, 1 or 2: 2.6 calls the message bad and does not finish. */
-  | { state: 'error'; options: string[] };
+  /**
+   * A push-continuation other than 0, 1 or 2 (2.6 calls the message bad and does not finish), or a
+   * reply continued past the limits (PUSH_REPLY_MAX_PARTS, PUSH_REPLY_MAX_CHARS): `reason` says which.
+   */
+  | { state: 'error'; options: string[]; reason: string };
+
+/** The most messages one PUSH_REPLY may be split over (`push-continuation 2`) before it is refused. */
+export const PUSH_REPLY_MAX_PARTS = 256;
+/** The most characters of options one PUSH_REPLY may gather over its continuations. */
+export const PUSH_REPLY_MAX_CHARS = 256 * 1024;
 
 /**
  * Puts a PUSH_REPLY split over several messages back together, as 2.6 does: `push-continuation` is an
@@ -254,6 +262,8 @@ export type PushAssembly =
 export class PushReplyAssembler {
   private continuation = 0;
   private options: string[] = [];
+  private parts = 0;
+  private chars = 0;
 
   add(reply: PushReply): PushAssembly {
     if (reply.continuation === undefined && reply.options.length === 0) {
@@ -261,22 +271,39 @@ export class PushReplyAssembler {
       return this.finish();
     }
     this.options.push(...reply.options);
+    this.parts++;
+    for (const o of reply.options) this.chars += o.length + 1;
     if (reply.continuation !== undefined) this.continuation = reply.continuation;
-    if (this.continuation === 2) return { state: 'more' };
+    if (this.continuation === 2) {
+      if (this.parts < PUSH_REPLY_MAX_PARTS && this.chars <= PUSH_REPLY_MAX_CHARS) return { state: 'more' };
+      return this.error(
+        `PUSH_REPLY continued past ${PUSH_REPLY_MAX_PARTS} messages or ${PUSH_REPLY_MAX_CHARS} characters`,
+      );
+    }
     if (this.continuation === 0 || this.continuation === 1) return this.finish();
-    const options = this.options;
-    this.options = [];
-    return { state: 'error', options };
+    return this.error(`bad push-continuation ${this.continuation} in PUSH_REPLY`);
   }
 
   reset(): void {
     this.continuation = 0;
     this.options = [];
+    this.parts = 0;
+    this.chars = 0;
+  }
+
+  private error(reason: string): PushAssembly {
+    const options = this.options;
+    this.options = [];
+    this.parts = 0;
+    this.chars = 0;
+    return { state: 'error', options, reason };
   }
 
   private finish(): PushAssembly {
     const options = this.options;
     this.options = [];
+    this.parts = 0;
+    this.chars = 0;
     return { state: 'done', options };
   }
 }

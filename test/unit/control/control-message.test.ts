@@ -7,6 +7,8 @@ import {
   ControlMessageReader,
   encodeControlMessage,
   exitMessage,
+  PUSH_REPLY_MAX_CHARS,
+  PUSH_REPLY_MAX_PARTS,
   PushReplyAssembler,
   parseControlMessage,
   parsePushReply,
@@ -194,7 +196,41 @@ describe('PUSH_REPLY', () => {
     assert.deepEqual(add('PUSH_REPLY,ping-restart 5'), { state: 'more' });
     assert.deepEqual(add('PUSH_REPLY'), { state: 'done', options: ['ping 1', 'ping-restart 5'] });
     a.reset();
-    assert.deepEqual(add('PUSH_REPLY,ping 1,push-continuation 3'), { state: 'error', options: ['ping 1'] });
+    assert.deepEqual(add('PUSH_REPLY,ping 1,push-continuation 3'), {
+      state: 'error',
+      options: ['ping 1'],
+      reason: 'bad push-continuation 3 in PUSH_REPLY',
+    });
+  });
+
+  it('refuses a reply continued without end (push-continuation 2 over and over)', () => {
+    const a = new PushReplyAssembler();
+    const more = parsePushReply('PUSH_REPLY,route 10.0.0.0 255.0.0.0,push-continuation 2')!;
+    let r = a.add(more);
+    let n = 1;
+    while (r.state === 'more' && n < 10_000) {
+      r = a.add(more);
+      n++;
+    }
+    assert.equal(r.state, 'error');
+    assert.equal(n, PUSH_REPLY_MAX_PARTS);
+    assert.match(r.state === 'error' ? r.reason : '', /continued past/);
+    // and by size: few messages with long options
+    const b = new PushReplyAssembler();
+    const big = parsePushReply(`PUSH_REPLY,setenv-safe X ${'y'.repeat(1500)},push-continuation 2`)!;
+    let s = b.add(big);
+    let m = 1;
+    while (s.state === 'more' && m < 10_000) {
+      s = b.add(big);
+      m++;
+    }
+    assert.equal(s.state, 'error');
+    assert.ok(m * 1600 > PUSH_REPLY_MAX_CHARS && m < PUSH_REPLY_MAX_PARTS, `${m} messages`);
+    // the assembler is usable again after the refusal
+    assert.deepEqual(b.add(parsePushReply('PUSH_REPLY,ping 1,push-continuation 1')!), {
+      state: 'done',
+      options: ['ping 1'],
+    });
   });
 
   it('builds replies as send_push_reply splits them, and they parse back', () => {
