@@ -293,8 +293,11 @@ export function collectNetSettings(
         else warn('wrong number of parameters');
         break;
       case 'tun-mtu': {
-        const v = Number(a[0]);
-        if (isPushed && Number.isInteger(v) && v >= 100 && v <= 65536) s.tunMtu = v;
+        if (!isPushed) break;
+        // options.c: a positive number; tun.c refuses an MTU below TUN_MTU_MIN (100)
+        const v = /^[0-9]+$/.test(a[0] ?? '') ? Number(a[0]) : Number.NaN;
+        if (a.length === 1 && v >= TUN_MTU_MIN) s.tunMtu = v;
+        else warn(`refused: not a number of at least ${TUN_MTU_MIN}`);
         break;
       }
       case 'dns': {
@@ -338,6 +341,25 @@ export interface PlannedRoute {
 export interface LookedUpRoute {
   gateway: string | undefined;
   oif: number;
+}
+
+/** The least MTU tun.c accepts. */
+const TUN_MTU_MIN = 100;
+/** 2.6's default (and least) tun-mtu-max: a pushed tun-mtu above it is lowered to it (ovpn-ts has no tun-mtu-max). */
+const TUN_MTU_MAX_DEFAULT = 1600;
+
+/**
+ * The device MTU: the pushed tun-mtu, lowered with a warning to the largest 2.6 accepts without
+ * tun-mtu-max (init.c do_deferred_options: max of 1600 and the profile's tun-mtu), else the profile's.
+ */
+function pushedMtu(pushed: number | undefined, profile: number, warnings: string[]): number {
+  if (pushed === undefined) return profile;
+  const max = Math.max(TUN_MTU_MAX_DEFAULT, profile);
+  if (pushed <= max) return pushed;
+  warnings.push(
+    `Server-pushed tun-mtu ${pushed} is too large: above ${max} (tun-mtu-max, which ovpn-ts does not support), the MTU is ${max}`,
+  );
+  return max;
 }
 
 export interface PlanInput {
@@ -408,7 +430,7 @@ export function planNetConfig(input: PlanInput): NetPlan {
   const warnings = [...s.warnings];
   const tun = s.topology === 'net30' || s.topology === 'p2p';
   const plan: NetPlan = {
-    mtu: s.tunMtu ?? input.tunMtu,
+    mtu: pushedMtu(s.tunMtu, input.tunMtu, warnings),
     addr4: undefined,
     addr6: undefined,
     deleteDefault: undefined,

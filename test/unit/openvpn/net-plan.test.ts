@@ -89,6 +89,20 @@ describe('net-plan: addresses and MTU', () => {
     assert.equal(plan(SUBNET_PUSH).mtu, 1500);
     assert.equal(plan([...SUBNET_PUSH, 'tun-mtu 1400']).mtu, 1400);
   });
+
+  it('a pushed tun-mtu out of bounds: above 1600 lowered to it, below 100 or not a number refused, with a warning', () => {
+    for (const big of ['65536', '99999999999', '9000']) {
+      const p = plan([...SUBNET_PUSH, `tun-mtu ${big}`]);
+      assert.equal(p.mtu, 1600, big);
+      assert.match(p.warnings.join('\n'), /tun-mtu .* too large/, big);
+    }
+    for (const bad of ['99', '0', '-5', '1400x', '1e4']) {
+      const p = plan([...SUBNET_PUSH, `tun-mtu ${bad}`]);
+      assert.equal(p.mtu, 1500, bad);
+      assert.match(p.warnings.join('\n'), /pushed tun-mtu .*refused/, bad);
+    }
+    assert.deepEqual(plan([...SUBNET_PUSH, 'tun-mtu 1600']).warnings, []);
+  });
 });
 
 describe('net-plan: routes', () => {
