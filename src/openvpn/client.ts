@@ -679,14 +679,20 @@ function keyStateKeys(
   session: ClientSession,
   cipher: string,
 ): DataChannelKeys {
-  const key2 = ekm
-    ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
-    : key2FromLegacyPrf({
-        client: mine,
-        server: theirs,
-        clientSessionId: session.sessionId,
-        serverSessionId: session.remoteSessionId!,
-      });
+  let key2: Buffer;
+  try {
+    key2 = ekm
+      ? key2FromEkm(tls.exportKeyingMaterial(KEY2_LEN, EKM_DATA_KEYS_LABEL))
+      : key2FromLegacyPrf({
+          client: mine,
+          server: theirs,
+          clientSessionId: session.sessionId,
+          serverSessionId: session.remoteSessionId!,
+        });
+  } finally {
+    // our pre-master secret is needed for this derivation only
+    mine.preMaster?.fill(0);
+  }
   try {
     return dataChannelKeys(key2, 'client', cipher);
   } finally {
