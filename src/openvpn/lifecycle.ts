@@ -207,7 +207,9 @@ export class Lifecycle<
   restart(reason: string, opts: { nextRemote?: boolean; sameRemote?: boolean } = {}): void {
     if (this.stateNow !== 'connecting' && this.stateNow !== 'up') return;
     this.hooks.log(1, `SIGUSR1[soft,${reason}] received, process restarting`);
-    this.restartAfterPause({ nextRemote: opts.nextRemote, sameRemote: opts.sameRemote }, undefined);
+    // the `retrying` hook (the JSON `reconnecting` event) hears of it like any other restart
+    this.lastError = new Error(`restart: ${reason}`);
+    this.restartAfterPause({ nextRemote: opts.nextRemote, sameRemote: opts.sameRemote }, this.lastError);
   }
 
   /** A soft exit (2.6 register_signal SIGTERM): the server's HALT. Exits with `code` (default 0). */

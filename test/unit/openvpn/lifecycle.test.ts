@@ -598,3 +598,61 @@ describe('client lifecycle', () => {
     assert.equal(clients[1].closed, 1);
   });
 });
+
+describe('client lifecycle: restarts and teardown failures', () => {
+  it("the server's RESTART or AUTH_FAILED restart is announced to `retrying` (the JSON reconnecting event)", async () => {
+    const { lc, clients, events } = harness();
+    lc.start();
+    clients[0].resolve('u1');
+    await tick();
+    lc.restart('server-pushed-connection-reset', { nextRemote: true });
+    assert.ok(
+      events.some((e) => e.startsWith('retrying restart: server-pushed-connection-reset')),
+      events.join('\n'),
+    );
+    lc.signal('SIGTERM');
+    assert.equal(await lc.done, 0);
+  });
+
+  it('a close or device release that throws is logged; the process still ends and releases the device', async () => {
+    const { lc, clients, events, released } = harness(opts({ persistTun: true }));
+    lc.start();
+    clients[0].resolve('u1');
+    await tick();
+    clients[0].close = () => {
+      throw new Error('ENOENT: peer gone');
+    };
+    lc.signal('SIGTERM');
+    assert.equal(await lc.done, 0);
+    assert.equal(released.length, 1);
+    assert.ok(
+      events.some((e) => /closing the connection failed: ENOENT/.test(e)),
+      events.join('\n'),
+    );
+  });
+
+  it('a throwing release on SIGHUP is logged and the reload goes on', async () => {
+    const { lc, clients, events } = harness(opts({ persistTun: true }));
+    let unhandled = 0;
+    const onUnhandled = () => unhandled++;
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      lc.start();
+      clients[0].resolve('u1');
+      await tick();
+      clients[0].close = () => {
+        throw new Error('link close failed');
+      };
+      lc.signal('SIGHUP');
+      await tick();
+      await tick();
+      assert.equal(unhandled, 0);
+      assert.equal(lc.state, 'waiting');
+      assert.ok(events.some((e) => /closing the connection failed/.test(e)));
+      lc.signal('SIGTERM');
+      assert.equal(await lc.done, 0);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
