@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../support/repo.js';
@@ -77,7 +78,7 @@ const ALLOWED: Record<string, string[]> = {
   // the OpenVPN config language: text in, typed options out (reading files is the caller's)
   config: ['errors', 'net'],
   // the OpenVPN control plane's protocol core: no socket, no clock, no file (anchors §5); node:crypto only
-  control: ['errors', 'wire', 'net', 'config'],
+  control: ['errors', 'wire'],
   // the OpenVPN program: client and server shells around the control core, driving the data plane
   openvpn: ['*'],
   cli: ['*'],
@@ -113,4 +114,49 @@ describe('layering', () => {
     }
     assert.deepEqual(bad, []);
   });
+
+  it('src/control uses no Node built-in but node:crypto, and no clock or timer', () => {
+    const src = join(repoRoot(), 'src', 'control');
+    const bad: string[] = [];
+    for (const file of tsFiles(src)) {
+      for (const v of controlViolations(readFileSync(file, 'utf8')))
+        bad.push(`control/${relative(src, file)}: ${v}`);
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it('the control rule catches what it forbids', () => {
+    assert.deepEqual(controlViolations("import { randomBytes } from 'node:crypto';\nconst x = 1;"), []);
+    assert.equal(controlViolations("import { readFileSync } from 'node:fs';").length, 1);
+    assert.equal(controlViolations("import { Socket } from 'net';").length, 1);
+    assert.equal(controlViolations("import type { Socket } from 'node:dgram';").length, 1);
+    assert.equal(controlViolations("const fs = await import('node:fs');").length, 1);
+    assert.equal(controlViolations("const os = require('os');").length, 1);
+    assert.equal(controlViolations('const t = Date.now();').length, 1);
+    assert.equal(controlViolations('setTimeout(() => {}, 5);').length, 1);
+    assert.equal(controlViolations('const h = setInterval(f, 5);').length, 1);
+    assert.equal(controlViolations('const t = performance.now();').length, 1);
+    assert.equal(controlViolations('const t = globalThis.setTimeout;').length, 1);
+  });
 });
+
+/** Node's built-in modules, with or without the `node:` scheme. */
+const NODE_BUILTINS = new Set(builtinModules.map((m) => m.replace(/^node:/, '')));
+
+/**
+ * What src/control may not do (anchors §5: no socket, no clock, no file): import a Node built-in other
+ * than node:crypto, or read the clock / set a timer (time is handed in as `now`).
+ */
+function controlViolations(text: string): string[] {
+  const out: string[] = [];
+  const specifiers = /(?:from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)'([^']+)'/g;
+  for (const m of text.matchAll(specifiers)) {
+    const name = m[1].replace(/^node:/, '');
+    if (name.startsWith('.')) continue;
+    if (NODE_BUILTINS.has(name.split('/')[0]) && name !== 'crypto') out.push(`imports ${m[1]}`);
+  }
+  for (const m of text.matchAll(/\b(Date\.now|performance\.now|setTimeout|setInterval|setImmediate)\b/g)) {
+    out.push(`uses ${m[1]}`);
+  }
+  return out;
+}
