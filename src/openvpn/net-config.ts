@@ -95,6 +95,8 @@ export class NetConfig {
   private remote = '';
   private serverOif: number | undefined;
   private defaultOif: number | undefined;
+  /** Addresses we gave the device, for removeAddresses. */
+  private readonly addrs: { local: Buffer; prefixLen: number; peer?: Buffer; text: string[] }[] = [];
 
   constructor(
     private readonly o: ClientOptions,
@@ -160,12 +162,14 @@ export class NetConfig {
       did(['link', 'set', 'dev', ifname, 'up']);
       if (plan.addr4 !== undefined) {
         const a = plan.addr4;
-        rtnl.addAddress(
-          ifindex,
-          parseIPv4(a.local),
-          a.prefixLen,
-          a.peer === undefined ? undefined : parseIPv4(a.peer),
-        );
+        const peer = a.peer === undefined ? undefined : parseIPv4(a.peer);
+        rtnl.addAddress(ifindex, parseIPv4(a.local), a.prefixLen, peer);
+        this.addrs.push({
+          local: parseIPv4(a.local),
+          prefixLen: a.prefixLen,
+          peer,
+          text: ['addr', 'del', `${a.local}/${a.prefixLen}`, 'dev', ifname],
+        });
         did(
           a.peer === undefined
             ? ['addr', 'add', `${a.local}/${a.prefixLen}`, 'dev', ifname]
@@ -174,6 +178,11 @@ export class NetConfig {
       }
       if (plan.addr6 !== undefined) {
         rtnl.addAddress(ifindex, parseIPv6(plan.addr6.local), plan.addr6.prefixLen);
+        this.addrs.push({
+          local: parseIPv6(plan.addr6.local),
+          prefixLen: plan.addr6.prefixLen,
+          text: ['-6', 'addr', 'del', `${plan.addr6.local}/${plan.addr6.prefixLen}`, 'dev', ifname],
+        });
         did(['-6', 'addr', 'add', `${plan.addr6.local}/${plan.addr6.prefixLen}`, 'dev', ifname]);
       }
     }
@@ -249,6 +258,35 @@ export class NetConfig {
   }
 
   /** `down` (unless down-pre ran it already). Never throws. */
+  /**
+   * Deletes the addresses `up` gave the device, through rtnetlink, when the device stays (persist-tun
+   * with new pushed options: tun-keeper.ts). An address already gone is no error. Never throws.
+   */
+  removeAddresses(): void {
+    const list = this.addrs.splice(0);
+    if (list.length === 0) return;
+    let rtnl: Rtnl;
+    try {
+      rtnl = new Rtnl();
+    } catch (e) {
+      this.ctx.log(`WARNING: cannot remove the device's addresses: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      for (const a of list) {
+        this.ctx.log(`net: ip ${a.text.join(' ')}`);
+        try {
+          rtnl.delAddress(this.ctx.ifindex, a.local, a.prefixLen, a.peer);
+        } catch (e) {
+          const gone = e instanceof RtnlError && [ENODEV, EADDRNOTAVAIL, ENOENT, ESRCH].includes(e.sysErrno);
+          if (!gone) this.ctx.log(`WARNING: address delete failed: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      rtnl.close();
+    }
+  }
+
   afterDeviceClose(signal = 'sigterm'): void {
     if (!this.started) return;
     this.beforeDeviceClose(signal);

@@ -6,11 +6,10 @@
  * dropped on it rather than leaving by another route. After the reconnection, the addresses and routes
  * are set again only if the pushed options differ from last time (push.c push_update_digest; 2.6 then
  * closes and reopens the device: here the device carries the new peer already, so the old
- * configuration is taken back (routes, `down` script), the addresses flushed, and the new one
- * applied). SIGHUP and the exit release it (the lifecycle decides: lifecycle.ts), as a device close
+ * configuration is taken back (routes, its addresses through rtnetlink, `down` script), and the new
+ * one applied). SIGHUP and the exit release it (the lifecycle decides: lifecycle.ts), as a device close
  * does: routes, the device, then `down`.
  */
-import { execFileSync } from 'node:child_process';
 import { pushedDigest } from './connect-retry.js';
 import type { DataPlane } from './data-plane.js';
 import { TunnelDevice } from './data-plane-link.js';
@@ -20,6 +19,8 @@ import type { AppliedNetConfig } from './net-config.js';
 export interface DeviceNetConfig {
   up(pushedLines: readonly string[]): AppliedNetConfig;
   beforeDeviceClose(): void;
+  /** Deletes the addresses `up` gave the device, which stays (a device close would take them). */
+  removeAddresses(): void;
   afterDeviceClose(): void;
 }
 
@@ -29,13 +30,9 @@ export class KeptTun {
   private net: DeviceNetConfig | undefined;
   private applied: AppliedNetConfig | undefined;
 
-  /** `ip`: runs one `ip` command (injected for tests). */
   constructor(
     private readonly api: DataPlane,
     private readonly log: (msg: string) => void,
-    private readonly ip: (args: string[]) => void = (args) => {
-      execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    },
   ) {}
 
   /** The kept device, or a new one the first time (and after a release). */
@@ -104,12 +101,8 @@ export class KeptTun {
     this.digest = undefined;
     this.applied = undefined;
     net?.beforeDeviceClose();
-    if (dev !== undefined && !dev.closed) {
-      // the addresses go with the device in a close; here the device stays (their prefix routes go too)
-      const args = ['addr', 'flush', 'dev', dev.ifname, 'scope', 'global'];
-      this.log(`net: ip ${args.join(' ')}`);
-      this.ip(args);
-    }
+    // the addresses go with the device in a close; here the device stays (their prefix routes go too)
+    if (dev !== undefined && !dev.closed) net?.removeAddresses();
     net?.afterDeviceClose();
   }
 }

@@ -28,6 +28,7 @@ function fakeNet(calls: string[], n: number): DeviceNetConfig {
       return { commands: [['addr', 'add', `n${n}`]], routeErrors: 0 } as unknown as AppliedNetConfig;
     },
     beforeDeviceClose: () => calls.push(`net${n} routes down`),
+    removeAddresses: () => calls.push(`net${n} addresses deleted`),
     afterDeviceClose: () => calls.push(`net${n} down script`),
   };
 }
@@ -36,11 +37,7 @@ describe('persist-tun: KeptTun', () => {
   it('keeps one device, configures it again only when the pushed options change, and releases it in close order', async () => {
     const calls: string[] = [];
     const log: string[] = [];
-    const kt = new KeptTun(
-      fakeApi(calls),
-      (m) => log.push(m),
-      (args) => calls.push(`ip ${args.join(' ')}`),
-    );
+    const kt = new KeptTun(fakeApi(calls), (m) => log.push(m));
     let made = 0;
     const make = () => fakeNet(calls, ++made);
     const d1 = await kt.device('vpn0');
@@ -55,7 +52,7 @@ describe('persist-tun: KeptTun', () => {
     assert.deepEqual(same.commands, []);
     assert.equal(same.routeErrors, 0);
     assert.equal(made, 1);
-    // different pushed options: the old configuration is taken back, the addresses flushed, a new one up
+    // different pushed options: the old configuration is taken back, its addresses deleted, a new one up
     assert.deepEqual(kt.configure(['ifconfig 10.8.0.3 255.255.255.0', 'peer-id 3'], make).commands, [
       ['addr', 'add', 'n2'],
     ]);
@@ -67,7 +64,7 @@ describe('persist-tun: KeptTun', () => {
       'dev-new vpn0 p2p -> 10',
       'net1 up ifconfig 10.8.0.2 255.255.255.0,peer-id 0',
       'net1 routes down',
-      'ip addr flush dev vpn0 scope global',
+      'net1 addresses deleted',
       'net1 down script',
       'net2 up ifconfig 10.8.0.3 255.255.255.0,peer-id 3',
       'net2 routes down',
