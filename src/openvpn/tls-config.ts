@@ -102,6 +102,17 @@ function directiveError(directive: string, why: string): Error {
   return new Error(`${directive}: ${why}`);
 }
 
+/** The CRLs of `crl-verify FILE` (undefined without one, or with `crl-verify DIR dir`). */
+export async function loadCrlFile(o: ClientOptions, rf: ReadFileFn): Promise<Crl[] | undefined> {
+  if (o.crlVerify === undefined || o.crlVerify.dir) return undefined;
+  const text = Buffer.from(await readFileRef(o.crlVerify.ref, rf, 'crl-verify')).toString('latin1');
+  try {
+    return parseCrlPem(text);
+  } catch (e) {
+    throw directiveError('crl-verify', `cannot parse the CRL: ${(e as Error).message}`);
+  }
+}
+
 /** A copy of secret bytes read from a file; the buffer read is zeroed. */
 function ownCopy(b: Uint8Array): Buffer {
   const c = Buffer.from(b);
@@ -183,7 +194,7 @@ export class TlsConfigCache {
 
   constructor(private readonly loader: typeof loadTlsConfig = loadTlsConfig) {}
 
-  load(o: ClientOptions, rf: ReadFileFn): Promise<TlsConfig> {
+  async load(o: ClientOptions, rf: ReadFileFn): Promise<TlsConfig> {
     if (this.options !== o || this.value === undefined) {
       this.options = o;
       const v = this.loader(o, rf);
@@ -191,8 +202,12 @@ export class TlsConfigCache {
       v.catch(() => {
         if (this.value === v) this.value = undefined;
       });
+      return v;
     }
-    return this.value;
+    const kept = await this.value;
+    // the CRL file is read again at each connection, so that a new CRL takes effect without SIGHUP
+    if (o.crlVerify === undefined || o.crlVerify.dir) return kept;
+    return { ...kept, checks: { ...kept.checks, crls: await loadCrlFile(o, rf) } };
   }
 }
 
@@ -255,14 +270,7 @@ async function buildTlsConfig(
       const dir = ref.kind === 'path' ? (isAbsolute(ref.path) ? ref.path : join(ref.dir, ref.path)) : '';
       if (!existsSync(dir)) throw directiveError('crl-verify', `the CRL directory ${dir} does not exist`);
       crlDirHas = (serial) => existsSync(join(dir, serial));
-    } else {
-      const text = Buffer.from(await readFileRef(ref, rf, 'crl-verify')).toString('latin1');
-      try {
-        crls = parseCrlPem(text);
-      } catch (e) {
-        throw directiveError('crl-verify', `cannot parse the CRL: ${(e as Error).message}`);
-      }
-    }
+    } else crls = await loadCrlFile(o, rf);
   }
 
   const minVersion = TLS_VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2';
