@@ -86,7 +86,7 @@ const TABLE: Record<string, DirectiveSpec> = {
   'dev-node': R(1, 1, 'ovpn-ts creates its own TUN device; a device node cannot be chosen'),
   topology: H(1, 1),
   'tun-mtu': H(1, 2, C),
-  'tun-mtu-max': I(1, 2, 'the TUN MTU is not raised by pushes in ovpn-ts', C),
+  'tun-mtu-max': I(1, 2, 'not supported: a pushed tun-mtu is lowered to 1600, its default', C),
   'tun-mtu-extra': I(1, 1, 'only used with dev tap', C),
   'link-mtu': I(1, 1, 'deprecated in 2.6; the link MTU follows from tun-mtu', C),
   'udp-mtu': I(1, 1, 'deprecated in 2.6; the link MTU follows from tun-mtu', C),

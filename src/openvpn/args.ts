@@ -109,8 +109,10 @@ Often used:
 Signals: SIGTERM/SIGINT tear down and exit 0; SIGUSR1 reconnects; SIGHUP re-reads the config and
 reconnects.
 
-Exit status: 0 after a clean stop (or --help/--version); 1 on a config error, a failed connection or
-a fatal error.
+Exit status: 0 after a clean stop (SIGTERM/SIGINT, also Ctrl-C at a prompt), --help/--version, the
+server's AUTH_FAILED (auth-retry none) or HALT, and ping-exit; 1 on a config error or another fatal
+error (a key, certificate or credentials that cannot be used, a device or up script that fails), and
+when connect-retry-max attempts have failed. Other failed connections are retried.
 
 Supported, ignored and refused directives: docs/client.md.
 `;

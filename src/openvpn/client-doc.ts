@@ -30,7 +30,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   dev: { use: 'used', note: 'the device is created with this name as written (`dev tun` makes `tun`)' },
   'dev-type': { use: 'used', note: '`tun` only' },
   topology: { use: 'used', note: 'the pushed topology wins' },
-  'tun-mtu': { use: 'used', note: 'the pushed value wins' },
+  'tun-mtu': {
+    use: 'used',
+    note: "the pushed value wins (at most 1600, 2.6's tun-mtu-max default; below 100 refused)",
+  },
   mssfix: {
     use: 'used',
     note: 'the MSS clamp of TCP SYNs both ways in the data plane, computed as 2.6 does (default `1492 mtu` at tun-mtu 1500)',
@@ -85,7 +88,10 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
     use: 'used',
     note: 'file or inline base64; its CA certificates are trusted when there is no `ca`',
   },
-  askpass: { use: 'used', note: 'the first line of the file; without a file, asked on the terminal' },
+  askpass: {
+    use: 'used',
+    note: 'the first line of the file; without a file, asked on the terminal (once per process; again after SIGHUP)',
+  },
   'tls-auth': { use: 'used' },
   'tls-crypt': { use: 'used' },
   'tls-crypt-v2': { use: 'used', note: 'client keys from `openvpn --genkey tls-crypt-v2-client`' },
@@ -169,7 +175,7 @@ export const CLIENT_USE: Record<string, { use: 'used' | 'parsed'; note?: string 
   'route-noexec': { use: 'used' },
   'ifconfig-noexec': { use: 'used', note: 'the device is not configured (nor brought up)' },
   'script-security': { use: 'used', note: 'scripts need 2 or more' },
-  up: { use: 'used', note: 'a refused or failing up script fails the connection' },
+  up: { use: 'used', note: 'a refused or failing up script ends the process (exit 1)' },
   down: { use: 'used' },
   'route-up': { use: 'used' },
   'route-pre-down': { use: 'used' },

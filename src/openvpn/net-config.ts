@@ -14,7 +14,8 @@
  *
  * Scripts run as OpenVPN runs them: only with `script-security 2` or more, synchronously, with
  * nothing but OpenVPN's variables in their environment (script-env.ts); their output goes to our log.
- * A failing or refused `up` script fails the connection (S_FATAL in run_up_down).
+ * A failing or refused `up` script throws; the client makes that fatal (2.6's S_FATAL in run_up_down:
+ * the process ends, exit 1).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
