@@ -442,8 +442,7 @@ export class OpenvpnClient {
               return;
             }
             gotPush({ options: a.options, filtered });
-          } else if (a.state === 'error')
-            this.fail(pushFailed(new Error('bad push-continuation in PUSH_REPLY')));
+          } else if (a.state === 'error') this.fail(pushFailed(new Error(a.reason)));
         } else {
           this.serverMessage(m, text);
         }
