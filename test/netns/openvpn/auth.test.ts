@@ -9,16 +9,16 @@
  *   password and the token never appear in the client's output.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, namespacePids } from '../../../src/lab/netns.js';
+import { namespacePids } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
+  linkExists,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
@@ -28,17 +28,8 @@ const TUN = 'ovaa0';
 const USER = 'ovaa-user';
 const PASSWORD = 'right horse 7';
 
-function linkExists(ns: string, dev: string): boolean {
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'show', 'dev', dev], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('auth-user-pass, AUTH_FAILED and auth-token against OpenVPN 2.6 (netns)', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 120_000,
 }, () => {
   let ol: OpenvpnLab;

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, namespacePids } from '../../../src/lab/netns.js';
+import { namespacePids } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
@@ -21,7 +21,7 @@ import {
 const TUN = 'ovhst0';
 
 describe('ovpn-ts client against OpenVPN 2.6 (netns)', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 60_000,
 }, () => {
   let ol: OpenvpnLab;

@@ -4,16 +4,16 @@
  * handshake, the tunnel back), and SIGTERM: exit 0, pid file, device and process gone.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, namespacePids } from '../../../src/lab/netns.js';
+import { namespacePids } from '../../../src/lab/netns.js';
 import { repoRoot } from '../../support/repo.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
+  linkExists,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
@@ -22,17 +22,8 @@ import {
 const TUN = 'ovcm0';
 const STAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /;
 
-function linkExists(ns: string, dev: string): boolean {
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'show', 'dev', dev], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('bin/ovpn-ts against OpenVPN 2.6 (netns): log, pid file, SIGUSR1, SIGTERM', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 60_000,
 }, () => {
   let ol: OpenvpnLab;

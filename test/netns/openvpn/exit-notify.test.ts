@@ -8,13 +8,13 @@
  * and the instance stays.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, namespacePids } from '../../../src/lab/netns.js';
+import { namespacePids } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
+  linkExists,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
@@ -22,17 +22,8 @@ import {
 
 const TUN = 'ovab0';
 
-function linkExists(ns: string, dev: string): boolean {
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'show', 'dev', dev], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('explicit-exit-notify against OpenVPN 2.6 (netns)', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 90_000,
 }, () => {
   let ol: OpenvpnLab;

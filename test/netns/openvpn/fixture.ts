@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { NetnsLab } from '../../../src/lab/netns.js';
+import { canUseNetns, NetnsLab } from '../../../src/lab/netns.js';
 import { repoRoot } from '../../support/repo.js';
 
 /** The server's veth address. */
@@ -28,6 +28,21 @@ export const SERVER_LINK = '10.97.0.1';
 export const CLIENT_LINK = '10.97.0.2';
 /** The server's VPN address (`--server 10.98.0.0 255.255.255.0`); the first client gets 10.98.0.2. */
 export const SERVER_VPN = '10.98.0.1';
+
+/** Why a test of this folder cannot run here (the `skip` of its describe), or false. */
+export function openvpnLabSkip(): string | false {
+  return !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false;
+}
+
+/** Whether `dev` exists in namespace `ns`. */
+export function linkExists(ns: string, dev: string): boolean {
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'show', 'dev', dev], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** True when Debian's `openvpn` is installed (`openvpn --version` exits 1 after printing). */
 export function haveOpenvpn(): boolean {

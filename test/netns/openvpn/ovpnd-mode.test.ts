@@ -14,11 +14,10 @@ import { readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OVPND_LOG_DIR, OvpndClient } from '../../../src/client/ovpnd-client.js';
-import { canUseNetns } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
@@ -59,7 +58,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 90_000,
 }, () => {
   let ol: OpenvpnLab;
@@ -253,7 +252,7 @@ describe('ovpn-ts --ovpnd against OpenVPN 2.6 (netns): the data plane in ovpnd',
 });
 
 describe('ovpn-ts --ovpnd over TCP against OpenVPN 2.6 (netns): the stream handed to ovpnd', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 60_000,
 }, () => {
   let ol: OpenvpnLab;

@@ -6,33 +6,24 @@
  * - `HALT,<text>`: the client logs it and ends as on SIGTERM, exit 0, no device left.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { canUseNetns, namespacePids } from '../../../src/lab/netns.js';
+import { namespacePids } from '../../../src/lab/netns.js';
 import {
   type ClientProcess,
-  haveOpenvpn,
+  linkExists,
   type OpenvpnLab,
+  openvpnLabSkip,
   SERVER_VPN,
   startOpenvpnLab,
   stopClient,
 } from './fixture.js';
 
 const TUN = 'ovac0';
-
-function linkExists(ns: string, dev: string): boolean {
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'show', 'dev', dev], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * One management command on the server's unix socket (reachable from any network namespace): the
@@ -85,7 +76,7 @@ async function clientId(sock: string): Promise<number> {
 }
 
 describe('RESTART and HALT pushed by OpenVPN 2.6 (netns)', {
-  skip: !canUseNetns() ? 'needs root' : !haveOpenvpn() ? 'needs openvpn' : false,
+  skip: openvpnLabSkip(),
   timeout: 90_000,
 }, () => {
   let ol: OpenvpnLab;
