@@ -383,4 +383,18 @@ describe('--status file formats against OpenVPN 2.6 (netns)', {
   it('version 1 (OpenVPN CLIENT LIST / ROUTING TABLE / GLOBAL STATS)', () => runVersion(1));
   it('version 2 (HEADER/CLIENT_LIST/ROUTING_TABLE/GLOBAL_STATS, commas)', () => runVersion(2));
   it('version 3 (the same, tab-separated)', () => runVersion(3));
+
+  it('2.6 leaves the last status in place at exit, and never writes with `status FILE 0`', async () => {
+    // what status-writer.ts does: close without a final write; no timer for 0 seconds
+    const last = join(work, 'status-3.txt');
+    await ol.killServer('SIGTERM');
+    const left = readFileSync(last, 'utf8');
+    assert.match(left, /^TITLE\t.*\nCLIENT_LIST\tss-client\t.*\nEND\n$/s, left);
+    for (const c of clients.splice(0)) await stopClient(c);
+    const never = join(work, 'status-0.txt');
+    writeFileSync(never, 'old\n');
+    await ol.restartServer(15_000, ['--status', never, '0']);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(readFileSync(never, 'utf8'), '');
+  });
 });
