@@ -14,6 +14,8 @@
  * The text comes from status-file.ts's `formatStatus`.
  */
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { ServerOptions } from '../../config/server-options.js';
 import { programVersion } from '../args.js';
 import { formatStatus, type StatusSnapshot, type StatusVersion } from './status-file.js';
 
@@ -126,4 +128,19 @@ export function startStatusFile(opts: StatusFileOptions): StatusFileTask {
       file = undefined;
     },
   };
+}
+
+/**
+ * `startStatusFile` for a server's `status` / `status-version` options (the path taken relative to the
+ * directory the config gave it, as the client does its files), or undefined without `status`.
+ */
+export function startServerStatusFile(
+  options: Pick<ServerOptions, 'status' | 'statusVersion'>,
+  snapshot: () => StatusSnapshot,
+  onError?: (message: string) => void,
+): StatusFileTask | undefined {
+  const st = options.status;
+  if (st === undefined) return undefined;
+  const path = isAbsolute(st.ref.path) ? st.ref.path : join(st.ref.dir, st.ref.path);
+  return startStatusFile({ path, seconds: st.seconds, version: options.statusVersion, snapshot, onError });
 }

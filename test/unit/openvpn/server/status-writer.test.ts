@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { programVersion } from '../../../../src/openvpn/args.js';
 import type { StatusSnapshot } from '../../../../src/openvpn/server/status-file.js';
-import { ovpnTsTitle, StatusFile, startStatusFile } from '../../../../src/openvpn/server/status-writer.js';
+import {
+  ovpnTsTitle,
+  StatusFile,
+  startServerStatusFile,
+  startStatusFile,
+} from '../../../../src/openvpn/server/status-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'status-writer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -124,6 +129,18 @@ describe('server status file writer (2.6 status.c)', () => {
     task.writeNow();
     assert.equal(errors.length, 2);
     task.close();
+  });
+
+  it('from ServerOptions: the path relative to the config directory, the configured version', () => {
+    const none = startServerStatusFile({ status: undefined, statusVersion: 3 }, () => empty());
+    assert.equal(none, undefined);
+    const task = startServerStatusFile(
+      { status: { ref: { kind: 'path', path: 'rel-status.log', dir }, seconds: 30 }, statusVersion: 3 },
+      () => empty('from options'),
+    );
+    assert.ok(task !== undefined);
+    task.close();
+    assert.match(readFileSync(join(dir, 'rel-status.log'), 'utf8'), /^TITLE\tfrom options\n/);
   });
 
   it('the title names ovpn-ts and its version, not OpenVPN', () => {
