@@ -420,6 +420,7 @@ describe('refusals (2.6 helper and options_postprocess_verify_ce)', () => {
     await refused(`${s}plugin /x.so\n`, 7, 'plugin', /plugins are not supported/);
     await refused(`${s}client\n`, 7, 'client', /cannot be used together/);
     await refused(`${s}remote vpn.example.net\n`, 7, 'remote', /mode server/);
+    await refused(`${s}nobind\n`, 7, 'nobind', /a server listens/);
     await refused(`${s}redirect-gateway def1\n`, 7, 'redirect-gateway', /push "redirect-gateway/);
     await refused(`${s}chroot /var/empty\n`, 7, 'chroot', /later paths/);
     await refused(`${s}ifconfig-pool-linear\n`, 7, 'ifconfig-pool-linear', /removed/);
@@ -485,7 +486,7 @@ describe('refusals (2.6 helper and options_postprocess_verify_ce)', () => {
 describe('notes', () => {
   it('user and group are ignored with a warning shown at every verbosity; sndbuf quietly', async () => {
     const { notes } = await load(
-      `${BASE}server 10.8.0.0 255.255.255.0\nuser nobody\ngroup nogroup\nsndbuf 0\n`,
+      `${BASE}server 10.8.0.0 255.255.255.0\nuser nobody\ngroup nogroup\nsndbuf 0\npull-filter ignore route\n`,
     );
     const byName = new Map(notes.map((n) => [n.directive, n]));
     assert.equal(byName.get('user')?.level, 'warn');
@@ -493,6 +494,7 @@ describe('notes', () => {
     assert.match(byName.get('user')?.message ?? '', /NOT dropped/);
     assert.equal(byName.get('group')?.minVerb, 0);
     assert.equal(byName.get('sndbuf')?.minVerb, 3);
+    assert.equal(byName.get('pull-filter')?.minVerb, 3);
   });
 });
 
