@@ -178,9 +178,9 @@ export interface ClientOptions {
 
 /** OPENVPN_PORT (options.c init_options). */
 const DEFAULT_PORT = 1194;
-const AEAD_CIPHERS = ['AES-128-GCM', 'AES-192-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305'];
+export const AEAD_CIPHERS = ['AES-128-GCM', 'AES-192-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305'];
 /** options_postprocess_setdefault_ncpciphers, with ChaCha20-Poly1305 available. */
-const DEFAULT_DATA_CIPHERS = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
+export const DEFAULT_DATA_CIPHERS = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
 /** Non-AEAD ciphers that profiles name (so the message can say "not AEAD" rather than "unknown"). */
 const NON_AEAD =
   /^(NONE|BF-CBC|DES-|DES-EDE|DESX|RC2-|CAST5-|SEED-|CAMELLIA-|ARIA-|SM4-|AES-(128|192|256)-(CBC|CFB|CFB1|CFB8|OFB|CTR))/;
@@ -252,11 +252,11 @@ export function atoi(s: string): number {
 }
 
 /** options.c positive_atoi. */
-function positiveAtoi(s: string): number {
+export function positiveAtoi(s: string): number {
   return Math.max(0, atoi(s));
 }
 
-function err(d: CheckedDirective, reason: string): ConfigError {
+export function err(d: CheckedDirective, reason: string): ConfigError {
   return new ConfigError({ file: d.file, line: d.line }, reason, d.name);
 }
 
@@ -270,29 +270,29 @@ function parseProto(d: CheckedDirective, s: string): { proto: 'udp' | 'tcp'; fam
   return { proto: m[1] as 'udp' | 'tcp', family: m[2] === '4' ? 4 : m[2] === '6' ? 6 : 'any' };
 }
 
-function parsePort(d: CheckedDirective, s: string): number {
+export function parsePort(d: CheckedDirective, s: string): number {
   // OpenVPN checks ports with legal_ipv4_port/atoi: 1..65535.
   const n = /^\d+$/.test(s) ? Number(s) : Number.NaN;
   if (!(n >= 1 && n <= 65535)) throw err(d, `bad port ${quoteForMessage(s)}: 1 to 65535`);
   return n;
 }
 
-function keyDirection(d: CheckedDirective, s: string): 0 | 1 {
+export function keyDirection(d: CheckedDirective, s: string): 0 | 1 {
   if (s === '0') return 0;
   if (s === '1') return 1;
   throw err(d, `unknown key direction ${quoteForMessage(s)}: must be 0 or 1`);
 }
 
-function fileRef(d: CheckedDirective): FileRef {
+export function fileRef(d: CheckedDirective): FileRef {
   if (d.inline !== undefined) return { kind: 'inline', text: d.inline };
   return { kind: 'path', path: d.args[0], dir: d.dir };
 }
 
-function pathRef(d: CheckedDirective): FileRef & { kind: 'path' } {
+export function pathRef(d: CheckedDirective): FileRef & { kind: 'path' } {
   return { kind: 'path', path: d.args[0], dir: d.dir };
 }
 
-function tlsVersion(
+export function tlsVersion(
   d: CheckedDirective,
   v: string,
   extra: string | undefined,
@@ -315,7 +315,7 @@ function parseFingerprint(d: CheckedDirective, s: string): Buffer {
   return Buffer.from(parts.join(''), 'hex');
 }
 
-function normaliseCipherList(d: CheckedDirective, list: string, notes: ConfigNote[]): string[] {
+export function normaliseCipherList(d: CheckedDirective, list: string, notes: ConfigNote[]): string[] {
   const out: string[] = [];
   for (const raw of list.split(':')) {
     if (raw === '') continue;

@@ -16,6 +16,7 @@
  * meaning we cannot provide, and dropping it would change what the profile asks for on the wire.
  */
 import type { Directive } from './read.js';
+import { SERVER_OVERRIDES } from './server-directives.js';
 import { ConfigError, quoteForMessage } from './tokenize.js';
 
 export type Disposition = 'honoured' | 'ignored' | 'refused';
@@ -32,6 +33,8 @@ export interface DirectiveSpec {
   connection?: boolean;
   /** May be an inline block (OPT_P_INLINE). */
   inline?: boolean;
+  /** An ignored directive whose note is a warning shown at every verbosity (e.g. `user` on a server). */
+  warn?: boolean;
 }
 
 const H = (min: number, max: number, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
@@ -328,6 +331,12 @@ const TABLE: Record<string, DirectiveSpec> = {
 
 export const DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map(Object.entries(TABLE));
 
+/** The server's table: the shared entries, with the server-side ones of server-directives.ts over them. */
+export const SERVER_DIRECTIVES: ReadonlyMap<string, DirectiveSpec> = new Map([
+  ...Object.entries(TABLE),
+  ...Object.entries(SERVER_OVERRIDES),
+]);
+
 /** A note for the log: ignored directives (verb >= 3) and tolerated unknown ones (always). */
 export interface ConfigNote {
   level: 'warn' | 'info';
@@ -374,9 +383,13 @@ function unknownMessage(d: Directive, spec: DirectiveSpec | undefined): string {
  * `<connection>` contents, inline permissions, parameter counts. Throws a ConfigError at the first
  * refused or unknown directive.
  */
-export function checkDirectives(list: readonly Directive[]): CheckResult {
+export function checkDirectives(
+  list: readonly Directive[],
+  role: 'client' | 'server' = 'client',
+): CheckResult {
   const notes: ConfigNote[] = [];
-  const directives = checkList(list, notes, false);
+  const table = role === 'server' ? SERVER_DIRECTIVES : DIRECTIVES;
+  const directives = checkList(list, notes, false, table);
   return { directives, notes };
 }
 
@@ -384,6 +397,7 @@ function checkList(
   list: readonly Directive[],
   notes: ConfigNote[],
   inConnection: boolean,
+  table: ReadonlyMap<string, DirectiveSpec>,
 ): CheckedDirective[] {
   const ignoreUnknown = new Set<string>();
   const out: CheckedDirective[] = [];
@@ -400,7 +414,7 @@ function checkList(
         note(d, 'warn', 0, 'more than 16 parameters on the line: the rest was ignored, as OpenVPN does'),
       );
     }
-    const spec = DIRECTIVES.get(d.name);
+    const spec = table.get(d.name);
     const n = paramCount(d);
     const arityOk = spec !== undefined && n >= spec.min && n <= spec.max && !emptyNameArg(d);
     if (!spec || !arityOk) {
@@ -427,7 +441,7 @@ function checkList(
       throw new ConfigError(where(d), `refused: ${spec.reason}`, d.name);
     }
     if (spec.disposition === 'ignored') {
-      notes.push(note(d, 'info', 3, `ignored: ${spec.reason}`));
+      notes.push(note(d, spec.warn ? 'warn' : 'info', spec.warn ? 0 : 3, `ignored: ${spec.reason}`));
       continue;
     }
     if (d.name === 'ignore-unknown-option') {
@@ -436,7 +450,7 @@ function checkList(
     }
     const checked: CheckedDirective = { ...d, spec };
     if (d.name === 'connection') {
-      checked.checkedBlock = checkList(d.block ?? [], notes, true);
+      checked.checkedBlock = checkList(d.block ?? [], notes, true, table);
     }
     out.push(checked);
   }

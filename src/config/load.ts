@@ -12,6 +12,8 @@ import { isAbsolute, join } from 'node:path';
 import { buildClientOptions, type ClientOptions, type FileRef } from './client-options.js';
 import { type ConfigNote, checkDirectives } from './directives.js';
 import { argvToDirectives, type Directive, readConfigText } from './read.js';
+import type { ServerOptions } from './server-options.js';
+import { buildServerOptions } from './server-options-build.js';
 import { ConfigError, quoteForMessage } from './tokenize.js';
 
 export type ReadFileFn = (path: string) => Uint8Array | string | Promise<Uint8Array | string>;
@@ -113,6 +115,63 @@ export async function loadClientConfig(
   const { directives: checked, notes } = checkDirectives(directives);
   const options = buildClientOptions(checked, notes);
   return { options, notes, directives };
+}
+
+/**
+ * Whether a config is a server's or a client's, from its directives (after includes), as 2.6 decides
+ * its mode: `mode server`, or a helper that sets it (`server`, `server-ipv6`), makes a server; so does
+ * `tls-server` (2.6 would run a one-peer TLS server: buildServerOptions refuses it with the reason)
+ * unless `client`, `pull` or `tls-client` says client. Anything else is a client. The last `mode`
+ * wins, as in add_option; `setenv opt` wrapped directives count as written.
+ */
+export function configRole(directives: readonly Directive[]): 'client' | 'server' {
+  let mode: string | undefined;
+  let helper = false;
+  let tlsServer = false;
+  let client = false;
+  for (const raw of directives) {
+    const d =
+      raw.name === 'setenv' && raw.args[0] === 'opt' && raw.args[1] !== undefined
+        ? { name: raw.args[1], args: raw.args.slice(2) }
+        : raw;
+    if (d.name === 'mode' && d.args.length === 1) mode = d.args[0];
+    else if (d.name === 'server' || d.name === 'server-ipv6' || d.name === 'server-bridge') helper = true;
+    else if (d.name === 'tls-server') tlsServer = true;
+    else if (d.name === 'client' || d.name === 'pull' || d.name === 'tls-client') client = true;
+  }
+  if (mode === 'server' || helper) return 'server';
+  return tlsServer && !client ? 'server' : 'client';
+}
+
+export interface LoadedServerConfig {
+  options: ServerOptions;
+  /** Notes to log: show those with `minVerb <= options.verb`. */
+  notes: ConfigNote[];
+  /** The directive list after includes, for diagnostics. */
+  directives: Directive[];
+}
+
+/**
+ * `ovpn-ts --config server.conf ...`: command-line arguments (without the program name) to server
+ * options, reading included files through `readFile`. Use `configRole` on the expanded directives
+ * (or `loadConfigDirectives`) to choose between this and loadClientConfig.
+ */
+export async function loadServerConfig(
+  argv: readonly string[],
+  opts: { readFile: ReadFileFn; cwd: string; env?: Readonly<Record<string, string | undefined>> },
+): Promise<LoadedServerConfig> {
+  const directives = await loadConfigDirectives(argv, opts);
+  const { directives: checked, notes } = checkDirectives(directives, 'server');
+  const options = buildServerOptions(checked, notes, opts.env);
+  return { options, notes, directives };
+}
+
+/** The directives of a command line with `config` includes expanded (for `configRole`). */
+export async function loadConfigDirectives(
+  argv: readonly string[],
+  opts: { readFile: ReadFileFn; cwd: string },
+): Promise<Directive[]> {
+  return expandConfig(argvToDirectives(argv, opts.cwd), opts.readFile);
 }
 
 /** The bytes a FileRef stands for: inline text as UTF-8, or the file read through `readFile`. */

@@ -53,14 +53,15 @@ export interface ServerOptions {
   dev: string;
   /** `dev-type`: only tun (tap is refused, `dev null` refused on a server). */
   devType: 'tun';
-  /** `topology`: net30 is 2.6's default for a server; p2p is refused with `server`. */
+  /** `topology`: net30 is 2.6's default (also for a server); p2p with `server` is expanded as net30 without the pushed route, as 2.6 does. */
   topology: 'net30' | 'subnet' | 'p2p';
   tunMtu: number;
   mssfix: { value: number; mode: 'default' | 'plain' | 'mtu' | 'fixed' };
 
   /**
    * The server's own tunnel address (from `server` or `ifconfig`): in subnet topology its address and
-   * the netmask as a prefix; in net30 its local address and the remote end (`ifconfig local remote`).
+   * the netmask as a prefix length in decimal (`remoteOrPrefix: '24'`); in net30/p2p its local address
+   * and the remote end as a dotted quad (`ifconfig local remote`).
    */
   ifconfig: { local: string; remoteOrPrefix: string; topology: 'net30' | 'subnet' | 'p2p' } | undefined;
   /** The server's own IPv6 tunnel address (`server-ipv6` / `ifconfig-ipv6`). */
@@ -89,7 +90,12 @@ export interface ServerOptions {
     at: At;
   }[];
   routesIpv6: { network: Ipv6Net; gateway: string | undefined; metric: number | undefined; at: At }[];
-  /** `route-gateway` for routes without a gateway; in subnet topology the server's address. */
+  /**
+   * `route-gateway` for server routes without a gateway. With `server` in subnet topology and no
+   * `route-gateway`, 2.6 (helper.c) sets network+2 (an address in the tunnel subnet, e.g. 10.8.0.2);
+   * the pushed `route-gateway` is the server's own network+1 (in `push`). Net30: undefined (the
+   * routes go to the ifconfig remote end).
+   */
   routeGateway: string | undefined;
 
   /**
