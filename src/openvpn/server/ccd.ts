@@ -204,7 +204,7 @@ function apply(res: ClientConfigResult, d: Directive, opts: ClientConfigOptions,
       return;
     }
     case 'push':
-      if (p[0].includes(',')) throw fail('a pushed option cannot contain a comma');
+      if (p[0].includes(',')) throw fail(`PUSH OPTION FAILED (illegal comma (',') in string): '${p[0]}'`);
       c.push.push(p[0]);
       return;
     case 'push-reset':

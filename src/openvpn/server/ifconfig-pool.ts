@@ -156,12 +156,14 @@ export class IfconfigPool {
    * (the shell logs POOL_EXHAUSTED and the client gets no pool address).
    */
   acquire(commonName: string | undefined): PoolLease | undefined {
-    const i = this.find(commonName);
+    // with duplicate-cn 2.6 never hands the name to the pool (multi_select_virtual_addr)
+    const cn = this.duplicateCn ? undefined : commonName;
+    const i = this.find(cn);
     if (i < 0) return undefined;
     const e = this.list[i];
     e.inUse = true;
     e.lastRelease = 0;
-    e.commonName = commonName;
+    e.commonName = cn;
     return this.lease(i);
   }
 

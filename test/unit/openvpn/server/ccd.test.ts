@@ -80,7 +80,7 @@ describe('client-config-dir file', () => {
     );
     refused('iroute-ipv6 fd00::/129\n', /Bad IPv6 prefix specification/);
     refused('ifconfig-ipv6-push fd00::5/64\n', /no global --ifconfig-ipv6 address set/);
-    refused('push "a,b"\n', /cannot contain a comma/);
+    refused('push "a,b"\n', /PUSH OPTION FAILED \(illegal comma/);
     refused('disable now\n', /disable: takes 0 parameter/);
     refused('<ca>\nx\n</ca>\n', /ca: option cannot be used/);
     refused('config other.conf\n', /config: config files cannot be read here/);

@@ -154,8 +154,9 @@ describe('IfconfigPool acquire and release', () => {
     assert.equal(p.acquire(undefined)?.ipv4, '10.1.0.2');
     p.release(1, false, 5);
     p.release(0, false, 9);
-    assert.equal(p.acquire(undefined)?.ipv4, '10.1.0.1');
+    assert.equal(p.acquire('alice')?.ipv4, '10.1.0.1');
     assert.equal(p.entries()[0].commonName, undefined);
+    assert.equal(formatPoolPersist(p), '');
   });
 
   it('never hands out a reserved (ifconfig-push) address', () => {
