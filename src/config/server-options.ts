@@ -218,7 +218,7 @@ export interface ClientConfig {
   /** `disable`: the client is refused. */
   disable: boolean;
   /** `ifconfig-push local remote-netmask [alias]` (subnet: address and netmask; net30: local, remote). */
-  ifconfigPush: { local: string; remoteNetmask: string } | undefined;
+  ifconfigPush: { local: string; remoteNetmask: string; alias?: string } | undefined;
   /** `ifconfig-ipv6-push address/bits [remote]`. */
   ifconfigIpv6Push: { address: Ipv6Net; remote: string | undefined } | undefined;
   /** `iroute network [netmask]`: networks behind this client. */
