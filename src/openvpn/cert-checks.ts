@@ -208,6 +208,36 @@ function lastCommonName(buf: Uint8Array, name: Tlv): string | undefined {
   return nul < 0 ? cn : cn.slice(0, nul);
 }
 
+/** One attribute of a subject name, in certificate order. */
+export interface NameAttribute {
+  /** Dotted OID. */
+  oid: string;
+  /** OpenSSL's short name (`CN`, `O`, `emailAddress`...); undefined for an OID OpenSSL has no name for here. */
+  shortName: string | undefined;
+  /** The value as UTF-8 text (ASN1_STRING_to_UTF8), unescaped. */
+  value: string;
+}
+
+/** Every attribute of a DER certificate's subject, in order (what x509_setenv walks). Throws DerError. */
+export function subjectAttributes(der: Uint8Array): NameAttribute[] {
+  const cert = readTlv(der, 0);
+  if (cert.tag !== TAG.SEQUENCE || cert.end !== der.length) throw new DerError('not a DER certificate');
+  const [tbs] = children(der, cert);
+  const f = children(der, expect(tbs, TAG.SEQUENCE, 'tbsCertificate'));
+  const i = f[0]?.tag === 0xa0 ? 1 : 0;
+  const subject = expect(f[i + 4], TAG.SEQUENCE, 'subject');
+  const out: NameAttribute[] = [];
+  for (const rdn of children(der, subject)) {
+    for (const atv of children(der, expect(rdn, TAG.SET, 'RDN'))) {
+      const [type, value] = children(der, expect(atv, TAG.SEQUENCE, 'attribute'));
+      const oid = oidString(content(der, expect(type, TAG.OID, 'attribute type')));
+      if (value === undefined) throw new DerError('attribute without a value');
+      out.push({ oid, shortName: ATTR_SHORT_NAMES[oid], value: stringValue(der, value) });
+    }
+  }
+  return out;
+}
+
 /** Parses what the checks need from a DER certificate. Throws DerError on malformed input. */
 export function parseCertificate(der: Uint8Array): CertInfo {
   const cert = readTlv(der, 0);
@@ -529,7 +559,8 @@ function checkLeaf(c: CertInfo, o: ServerCheckOptions, log: (m: string) => void)
  * Why the server's chain is refused, or undefined. `chain` is DER, the server's certificate first
  * and then each issuer up to the root, as node:tls verified it; `chainError` is node:tls's
  * authorizationError code (undefined when the chain verified). `log` gets the `VERIFY ... OK` lines
- * OpenVPN logs for what passed.
+ * OpenVPN logs for what passed. A server checks its clients' chains with the same code (`peer`
+ * 'client' only changes the wording; the options say what is required of the certificate).
  */
 export function checkServerChain(
   chain: readonly Uint8Array[],
@@ -537,13 +568,14 @@ export function checkServerChain(
   o: ServerCheckOptions,
   now: Date = new Date(),
   log: (m: string) => void = () => {},
+  peer: 'server' | 'client' = 'server',
 ): string | undefined {
-  if (chain.length === 0) return 'VERIFY ERROR: the server sent no certificate';
+  if (chain.length === 0) return `VERIFY ERROR: the ${peer} sent no certificate`;
   let certs: CertInfo[];
   try {
     certs = chain.map((d) => parseCertificate(d));
   } catch (e) {
-    return `VERIFY ERROR: cannot parse the server's certificate chain: ${(e as Error).message}`;
+    return `VERIFY ERROR: cannot parse the ${peer}'s certificate chain: ${(e as Error).message}`;
   }
   const leaf = certs[0];
   if (chainError !== undefined && !o.fingerprintOnly) {
