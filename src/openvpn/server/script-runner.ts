@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { tokenizeLine } from '../../config/tokenize.js';
+import { SCRIPT_SECURITY_WARNING } from '../script-env.js';
 
 /** How a script ended. */
 export interface ScriptResult {
@@ -46,6 +47,7 @@ export function succeeded(r: ScriptResult): boolean {
  * `WARNING: Failed running command (--client-connect): external program exited with error status: 1`.
  */
 export function failureMessage(what: string, r: ScriptResult): string {
+  if (r.error === NOT_ALLOWED) return NOT_ALLOWED;
   const why =
     r.error !== undefined
       ? `could not execute external program (${r.error})`
@@ -55,18 +57,54 @@ export function failureMessage(what: string, r: ScriptResult): string {
   return `WARNING: Failed running command (${what}): ${why}`;
 }
 
+/** `script-security` levels (run_command.h SSEC_*). */
+export const SSEC_BUILT_IN = 1;
+export const SSEC_SCRIPTS = 2;
+export const SSEC_PW_ENV = 3;
+
+/** openvpn_execve_allowed: user-defined scripts need `script-security 2` or more. */
+export function scriptsAllowed(scriptSecurity: number): boolean {
+  return scriptSecurity >= SSEC_SCRIPTS;
+}
+
+/**
+ * make_env_array with check_allowed: below `script-security 3` no variable whose name starts with
+ * `password` reaches a script (env_allowed / is_password_env_var).
+ */
+export function allowedEnv(
+  env: Readonly<Record<string, string>>,
+  scriptSecurity: number,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (scriptSecurity >= SSEC_PW_ENV || !k.startsWith('password')) out[k] = v;
+  }
+  return out;
+}
+
+/** OpenVPN's SCRIPT_SECURITY_WARNING: the `error` of a script that may not run. */
+export const NOT_ALLOWED = SCRIPT_SECURITY_WARNING;
+
 /** Longest output kept from one script, per stream (the rest is dropped). */
 const MAX_OUTPUT = 64 * 1024;
 
 /**
  * The real runner: spawns the script (no shell), stdin closed; each line it writes on stdout or
  * stderr goes to `log` prefixed with its name. A script that cannot be started resolves with
- * `error` set.
+ * `error` set. `scriptSecurity` (default 2) applies as openvpn_execve does: below 2 nothing runs
+ * (`error` is NOT_ALLOWED), below 3 the `password*` variables are left out.
  */
-export function spawnScriptRunner(log: (line: string) => void = () => {}): ScriptRunner {
+export function spawnScriptRunner(
+  log: (line: string) => void = () => {},
+  scriptSecurity = SSEC_SCRIPTS,
+): ScriptRunner {
   return {
     run(argv, env) {
       return new Promise<ScriptResult>((resolve) => {
+        if (!scriptsAllowed(scriptSecurity)) {
+          resolve({ exitCode: undefined, signal: undefined, error: NOT_ALLOWED });
+          return;
+        }
         let done = false;
         const finish = (r: ScriptResult): void => {
           if (!done) {
@@ -79,7 +117,7 @@ export function spawnScriptRunner(log: (line: string) => void = () => {}): Scrip
           return;
         }
         const child = spawn(argv[0], argv.slice(1), {
-          env: { ...env },
+          env: allowedEnv(env, scriptSecurity),
           stdio: ['ignore', 'pipe', 'pipe'],
           shell: false,
         });

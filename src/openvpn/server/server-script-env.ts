@@ -5,9 +5,10 @@
  * the variables one step adds, and `mergeEnv` lays them over each other in order:
  *
  * - process (options.c setenv_settings, `setenv`): config, verb, daemon, daemon_log_redirect,
- *   daemon_start_time, daemon_pid, proto_1, local_1, local_port_1; and what the `up` step left
- *   (tun.c do_ifconfig_setenv, init.c run_up_down): dev, dev_type, tun_mtu, script_context,
- *   ifconfig_local, ifconfig_remote|ifconfig_netmask, ifconfig_ipv6_local/_netbits/_remote;
+ *   daemon_start_time, daemon_pid, proto_1, local_1, local_port_1, remote_port_1; and what the `up`
+ *   step left (tun.c do_ifconfig_setenv, init.c run_up_down, do_route): dev, dev_type, tun_mtu,
+ *   script_context, ifconfig_local, ifconfig_remote|ifconfig_netmask, ifconfig_ipv6_local/_netbits/
+ *   _remote, redirect_gateway;
  * - TLS (ssl_verify.c verify_cert, per certificate from the root down): X509_<depth>_<attr>,
  *   tls_id_<d>, tls_digest_<d>, tls_digest_sha256_<d>, tls_serial_<d>, tls_serial_hex_<d>,
  *   untrusted_ip/untrusted_port (untrusted_ip6 for IPv6);
@@ -105,6 +106,8 @@ export function serverProcessEnv(i: ServerProcessEnvInput): Env {
   setenv(env, 'proto_1', protoName(i.listen));
   setenv(env, 'local_1', i.listen.local);
   setenv(env, 'local_port_1', String(i.listen.port));
+  // `port` sets the remote port too, and a server's connection entry keeps it
+  setenv(env, 'remote_port_1', String(i.listen.port));
   for (const [k, v] of i.setenv) setenv(env, k, v);
   if (i.ifconfig !== undefined) {
     setenv(env, 'ifconfig_local', i.ifconfig.local);
@@ -120,6 +123,8 @@ export function serverProcessEnv(i: ServerProcessEnvInput): Env {
   setenv(env, 'tun_mtu', String(i.tunMtu));
   setenv(env, 'dev', i.dev);
   setenv(env, 'dev_type', 'tun');
+  // init.c do_route: a server never redirects its own default gateway
+  setenv(env, 'redirect_gateway', '0');
   return env;
 }
 

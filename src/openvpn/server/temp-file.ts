@@ -1,7 +1,8 @@
 /**
  * The temporary files scripts are handed (via-file credentials, client-connect's output file,
  * tls-crypt-v2 metadata), as 2.6 platform_create_temp_file makes them: in `tmp-dir`, named
- * `openvpn_<prefix>_<16 random hex digits>.tmp`, created exclusively (O_CREAT|O_EXCL) with mode 0600,
+ * `openvpn_<prefix>_<two random 64-bit numbers in hex, each at least 8 digits>.tmp`, created
+ * exclusively (O_CREAT|O_EXCL) with mode 0600,
  * retried on a name clash up to 6 times. The caller removes them when the script has run.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,9 +18,12 @@ export interface TempFiles {
   remove(path: string): Promise<void>;
 }
 
-/** 2.6's temporary file name for `prefix`. */
+/** 2.6's temporary file name for `prefix` from 16 random bytes (`%08" PRIx64 "%08" PRIx64`). */
 export function tempFileName(prefix: string, random: Uint8Array): string {
-  return `openvpn_${prefix}_${Buffer.from(random).toString('hex')}.tmp`;
+  const r = Buffer.from(random);
+  if (r.length !== 16) throw new Error('tempFileName: 16 random bytes');
+  const part = (o: number) => r.readBigUInt64BE(o).toString(16).padStart(8, '0');
+  return `openvpn_${prefix}_${part(0)}${part(8)}.tmp`;
 }
 
 const ATTEMPTS = 6;
@@ -28,7 +32,7 @@ const ATTEMPTS = 6;
 export const nodeTempFiles: TempFiles = {
   async create(dir, prefix, content) {
     for (let attempt = 1; ; attempt++) {
-      const path = join(dir, tempFileName(prefix, randomBytes(8)));
+      const path = join(dir, tempFileName(prefix, randomBytes(16)));
       let fh: fs.FileHandle;
       try {
         fh = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);

@@ -5,7 +5,15 @@
  * fail, die by a signal, or do not exist.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,8 +22,14 @@ import {
   runClientDisconnect,
   runLearnAddress,
 } from '../../../../src/openvpn/server/client-scripts.js';
-import { spawnScriptRunner } from '../../../../src/openvpn/server/script-runner.js';
-import { nodeTempFiles } from '../../../../src/openvpn/server/temp-file.js';
+import {
+  allowedEnv,
+  failureMessage,
+  NOT_ALLOWED,
+  scriptsAllowed,
+  spawnScriptRunner,
+} from '../../../../src/openvpn/server/script-runner.js';
+import { nodeTempFiles, tempFileName } from '../../../../src/openvpn/server/temp-file.js';
 import { newClientAuthState, verifyUserPass } from '../../../../src/openvpn/server/user-pass-verify.js';
 import { FakeRunner, FakeTemp } from './fakes.js';
 
@@ -75,6 +89,28 @@ describe('client scripts with a scripted runner', () => {
   });
 });
 
+describe('script-security and temporary file names', () => {
+  it('below 3 no password* variable is passed; below 2 nothing runs', () => {
+    const env = { username: 'a', password: 'p', password_x: 'q', my_password: 'r' };
+    assert.deepEqual(allowedEnv(env, 2), { username: 'a', my_password: 'r' });
+    assert.deepEqual(allowedEnv(env, 3), env);
+    assert.equal(scriptsAllowed(1), false);
+    assert.equal(scriptsAllowed(2), true);
+    assert.equal(
+      failureMessage('--x', { exitCode: undefined, signal: undefined, error: NOT_ALLOWED }),
+      NOT_ALLOWED,
+    );
+  });
+
+  it('names as platform_create_temp_file: openvpn_<prefix>_ and two 64-bit hex numbers of at least 8 digits', () => {
+    const r = Buffer.alloc(16);
+    r[7] = 0x2a;
+    r.fill(0xff, 8);
+    assert.equal(tempFileName('cc', r), 'openvpn_cc_0000002affffffffffffffff.tmp');
+    assert.throws(() => tempFileName('cc', Buffer.alloc(8)));
+  });
+});
+
 describe('client scripts with real scripts', () => {
   let dir: string;
   const logs: string[] = [];
@@ -103,7 +139,7 @@ describe('client scripts with real scripts', () => {
     const cc = script('cc.sh', 'echo "push \\"route 10.9.0.0 255.255.0.0\\"" > "$1"\necho "hello from cc"');
     const r = await runClientConnect(cc, { common_name: 'alice' }, t, deps());
     assert.deepEqual(r.ok && r.config, 'push "route 10.9.0.0 255.255.0.0"\n');
-    assert.match(r.ok ? r.configPath : '', /\/openvpn_cc_[0-9a-f]{16}\.tmp$/);
+    assert.match(r.ok ? r.configPath : '', /\/openvpn_cc_[0-9a-f]{16,32}\.tmp$/);
     assert.deepEqual(readdirSync(t), []);
     assert.ok(logs.includes('cc.sh: hello from cc'), 'script output is logged');
   });
@@ -133,7 +169,7 @@ describe('client scripts with real scripts', () => {
       'untrusted_ip',
     ]);
     assert.equal(vars.script_type, 'client-connect');
-    assert.match(argsLine, new RegExp(`^one ${t}/openvpn_cc_[0-9a-f]{16}\\.tmp$`));
+    assert.match(argsLine, new RegExp(`^one ${t}/openvpn_cc_[0-9a-f]{16,32}\\.tmp$`));
   });
 
   it('via-file: the script reads username and password from a 0600 file in tmp-dir, removed after', async () => {
@@ -184,6 +220,15 @@ describe('client scripts with real scripts', () => {
     writeFileSync(join(dir, 'noexec.sh'), '#!/bin/sh\nexit 0\n');
     chmodSync(join(dir, 'noexec.sh'), 0o644);
     assert.equal((await runner.run([join(dir, 'noexec.sh')], {})).error, 'EACCES');
+    const out = join(dir, 'pw.out');
+    const pw = script('pw.sh', `echo "[$password][$username]" > "${out}"`);
+    await spawnScriptRunner(() => {}, 2).run([pw], { username: 'u', password: 'p' });
+    assert.equal(readFileSync(out, 'utf8'), '[][u]\n');
+    await spawnScriptRunner(() => {}, 3).run([pw], { username: 'u', password: 'p' });
+    assert.equal(readFileSync(out, 'utf8'), '[p][u]\n');
+    rmSync(out);
+    assert.equal((await spawnScriptRunner(() => {}, 1).run([pw], {})).error, NOT_ALLOWED);
+    assert.equal(existsSync(out), false, 'script-security 1 runs nothing');
     const d = deps();
     assert.equal(await runClientDisconnect(script('cd.sh', 'exit 1'), {}, d), false);
     assert.ok(

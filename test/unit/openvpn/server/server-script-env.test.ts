@@ -91,6 +91,7 @@ describe('server script env: filters and addresses', () => {
       daemon_pid: '77',
       proto_1: 'udp',
       local_port_1: '1194',
+      remote_port_1: '1194',
       SITE: 'lab1',
       ifconfig_local: '10.8.0.1',
       ifconfig_netmask: '255.255.255.0',
@@ -100,6 +101,7 @@ describe('server script env: filters and addresses', () => {
       tun_mtu: '1500',
       dev: 'tun3',
       dev_type: 'tun',
+      redirect_gateway: '0',
     });
     assert.equal(protoName({ proto: 'tcp', family: 4, local: undefined, port: 1 }), 'tcp4-server');
     assert.equal(protoName({ proto: 'udp', family: 6, local: undefined, port: 1 }), 'udp6');
