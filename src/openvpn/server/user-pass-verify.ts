@@ -55,6 +55,8 @@ export interface ClientAuthState {
   tokenInitial: string | undefined;
   /** The token to push (`auth-token`), the newest one. */
   token: string | undefined;
+  /** The last authentication trusted only the empty username (its tokens are made for ''). */
+  tokenEmptyUser: boolean;
 }
 
 export function newClientAuthState(): ClientAuthState {
@@ -63,6 +65,7 @@ export function newClientAuthState(): ClientAuthState {
     lockedCommonName: undefined,
     tokenInitial: undefined,
     token: undefined,
+    tokenEmptyUser: false,
   };
 }
 
@@ -233,8 +236,9 @@ export async function verifyUserPass(
   const commonName = cfg.usernameAsCommonName ? username : cn;
   if (cfg.usernameAsCommonName) setenv(env, 'common_name', username);
   if (cfg.tokens !== undefined) {
+    state.tokenEmptyUser = verdict?.validEmptyUser === true;
     state.token = generateAuthToken(cfg.tokens.key, {
-      username: verdict?.validEmptyUser ? '' : username,
+      username: state.tokenEmptyUser ? '' : username,
       nowSec: i.nowSec,
       initial: state.tokenInitial,
     });
@@ -313,4 +317,50 @@ async function runUserPassScript(
     if ('password' in env) env.password = '';
     if (tmpPath !== undefined) await deps.tmp.remove(tmpPath).catch(() => {});
   }
+}
+
+/**
+ * The `auth-token` option for the client's PUSH_REPLY (prepare_auth_token_push_reply), or undefined
+ * when there is no token (no auth-gen-token, or the credentials were not checked).
+ */
+export function authTokenPushOption(state: ClientAuthState): string | undefined {
+  return state.token === undefined ? undefined : `auth-token ${state.token}`;
+}
+
+/**
+ * The control message that updates the client's token outside the first PUSH_REPLY
+ * (send_push_reply_auth_token): `PUSH_REPLY,auth-token <token>`. The shell sends it after every
+ * renegotiation that authenticated (key id != 0; verifyUserPass has already renewed the token), and
+ * from the renewal timer (renewAuthToken).
+ */
+export function authTokenUpdateMessage(state: ClientAuthState): string | undefined {
+  const o = authTokenPushOption(state);
+  return o === undefined ? undefined : `PUSH_REPLY,${o}`;
+}
+
+/**
+ * How often the renewal timer runs (init.c: only when the renewal is shorter than reneg-sec;
+ * otherwise the token is renewed by the renegotiations themselves): seconds, or undefined.
+ */
+export function authTokenRenewalInterval(renewal: number, renegSec: number): number | undefined {
+  return renewal < renegSec ? renewal : undefined;
+}
+
+/**
+ * check_send_auth_token, at each renewal tick while the client's current key is authenticated: a
+ * fresh token (same session id and first time) for the locked username, and the message carrying
+ * it; undefined when there is nothing to renew (no first token yet, or no locked username).
+ */
+export function renewAuthToken(
+  tokens: NonNullable<UserPassConfig['tokens']>,
+  state: ClientAuthState,
+  nowSec: number,
+): string | undefined {
+  if (state.tokenInitial === undefined || state.lockedUsername === undefined) return undefined;
+  state.token = generateAuthToken(tokens.key, {
+    username: state.tokenEmptyUser ? '' : state.lockedUsername,
+    nowSec,
+    initial: state.tokenInitial,
+  });
+  return authTokenUpdateMessage(state);
 }

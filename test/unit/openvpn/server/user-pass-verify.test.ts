@@ -6,11 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { generateAuthToken, isAuthToken } from '../../../../src/openvpn/server/auth-token-gen.js';
 import {
+  generateAuthToken,
+  isAuthToken,
+  tokenAccepted,
+  verifyAuthToken,
+} from '../../../../src/openvpn/server/auth-token-gen.js';
+import {
+  authTokenPushOption,
+  authTokenRenewalInterval,
+  authTokenUpdateMessage,
   type ClientAuthState,
   lockCommonName,
   newClientAuthState,
+  renewAuthToken,
   type UserPassConfig,
   type UserPassInput,
   verifyUserPass,
@@ -304,5 +313,31 @@ describe('auth-gen-token in the authentication', () => {
     );
     assert.equal(v.kind, 'ok');
     assert.equal(s.runner.calls[0].env.session_state, 'Expired');
+  });
+
+  it('renewal: a fresh token for the locked username, pushed as PUSH_REPLY,auth-token', async () => {
+    const s = setup();
+    const st = newClientAuthState();
+    assert.equal(renewAuthToken(tokens, st, T), undefined, 'nothing to renew before a login');
+    assert.equal(authTokenPushOption(st), undefined);
+    await verifyUserPass(cfg({ tokens }), st, input(), s.deps);
+    const first = st.token as string;
+    assert.equal(authTokenPushOption(st), `auth-token ${first}`);
+    const msg = renewAuthToken(tokens, st, T + 1800);
+    assert.equal(msg, `PUSH_REPLY,auth-token ${st.token}`);
+    assert.equal(authTokenUpdateMessage(st), msg);
+    assert.notEqual(st.token, first);
+    assert.equal(st.token?.slice(0, 27), first.slice(0, 27));
+    const v = verifyAuthToken(KEY, {
+      token: st.token as string,
+      username: 'alice',
+      nowSec: T + 8000,
+      renewal: 3600,
+      lifetime: 0,
+      initial: first,
+    });
+    assert.ok(tokenAccepted(v), 'good for 2*renewal from the renewal, not from the first token');
+    assert.equal(authTokenRenewalInterval(600, 3600), 600);
+    assert.equal(authTokenRenewalInterval(3600, 3600), undefined);
   });
 });
