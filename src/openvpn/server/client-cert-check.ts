@@ -13,7 +13,8 @@
  *   parsed leaves none, so every client is refused ("CRL not loaded"), as 2.6 ends up.
  *   `crl-verify DIR dir`: a certificate is revoked when DIR holds a file named after its decimal serial.
  * - `tls-verify cmd`: `cmd depth subject` for each certificate from the root down, with that
- *   certificate's (and the deeper ones') X509 variables; a non-zero exit refuses the client. Here it
+ *   certificate's (and the deeper ones') X509 variables, and common_name at depth 0; a non-zero exit
+ *   refuses the client. Here it
  *   runs after the built-in checks pass (2.6 interleaves them per depth; the verdict is the same).
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -27,7 +28,7 @@ import {
   type ServerCheckOptions,
 } from '../cert-checks.js';
 import { commandWords, failureMessage, type ScriptRunner } from './script-runner.js';
-import { type Env, linkEnv, mergeEnv, SCRIPT_TYPE, setenv, x509Env } from './server-script-env.js';
+import { type Env, linkEnv, mergeEnv, remapName, SCRIPT_TYPE, setenv, x509Env } from './server-script-env.js';
 
 export type VerifyClientCert = 'none' | 'optional' | 'require';
 
@@ -86,16 +87,6 @@ export type ClientCertVerdict =
     }
   | { ok: false; reason: string };
 
-/** ssl_verify.c string_mod_remap_name. */
-function remap(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.charCodeAt(0);
-    out += c < 0x20 || c === 0x7f ? '_' : ch;
-  }
-  return out;
-}
-
 /**
  * The verdict on a client's chain (DER, the client's certificate first) and node:tls's
  * authorizationError code. Call it when the TLS handshake completes (before reading key-method 2).
@@ -116,7 +107,7 @@ export function checkClientChain(
   const why = checkServerChain(chain, chainError, checks, now, log, 'client');
   if (why !== undefined) return { ok: false, reason: why };
   const cn = parseCertificate(chain[0]).commonName;
-  return { ok: true, commonName: cn === undefined ? undefined : remap(cn), chain };
+  return { ok: true, commonName: cn === undefined ? undefined : remapName(cn), chain };
 }
 
 /** The client's chain as node:tls has it (DER, client first, up to the root it verified against). */
@@ -238,6 +229,8 @@ export async function runTlsVerify(
   for (let depth = chain.length - 1; depth >= 0; depth--) {
     const subject = parseCertificate(chain[depth]).subject;
     const scriptEnv = mergeEnv(env, x509Env(chain, depth), linkEnv('untrusted', remote.address, remote.port));
+    // verify_cert sets the session's common name at depth 0 before running the script
+    if (depth === 0) setenv(scriptEnv, 'common_name', remapName(parseCertificate(chain[0]).commonName ?? ''));
     setenv(scriptEnv, 'script_type', SCRIPT_TYPE.tlsVerify);
     const r = await deps.runner.run([...words, String(depth), subject], scriptEnv);
     if (r.exitCode !== 0) {

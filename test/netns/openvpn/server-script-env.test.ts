@@ -3,9 +3,11 @@
  * Debian's OpenVPN 2.6 server really gives its scripts: a stock server (fixture.ts) with tls-verify,
  * auth-user-pass-verify via-env, client-connect and client-disconnect all pointing at one script that
  * dumps its arguments and environment, `auth-gen-token` with a secret file, and a stock 2.6 client.
- * Each dump is compared with the builders (x509Env, linkEnv, peerInfoEnv, clientConnectEnv,
- * serverProcessEnv, clientDisconnectEnv, sessionTokenEnv), and the token the server generated (from
- * its verb 7 log) must verify with verifyAuthToken under the same secret.
+ * Our functions (runTlsVerify, verifyUserPass, runClientConnect, runClientDisconnect, with the env
+ * builders) are run for the same client with a recording runner, and what they would hand the script
+ * must equal what 2.6 handed it, variable for variable (only the variables of deferred auth and
+ * deferred client-connect, which ovpn-ts does not offer, are left out). The token the server
+ * generated (from its verb 7 log) must verify with verifyAuthToken under the same secret.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -27,14 +29,24 @@ import {
   tokenAccepted,
   verifyAuthToken,
 } from '../../../src/openvpn/server/auth-token-gen.js';
+import { runTlsVerify } from '../../../src/openvpn/server/client-cert-check.js';
+import { runClientConnect, runClientDisconnect } from '../../../src/openvpn/server/client-scripts.js';
+import {
+  allowedEnv,
+  type ScriptResult,
+  type ScriptRunner,
+} from '../../../src/openvpn/server/script-runner.js';
 import {
   clientConnectEnv,
-  linkEnv,
+  clientDisconnectEnv,
+  mergeEnv,
   peerInfoEnv,
   serverProcessEnv,
   timeAscii,
   x509Env,
 } from '../../../src/openvpn/server/server-script-env.js';
+import { nodeTempFiles } from '../../../src/openvpn/server/temp-file.js';
+import { newClientAuthState, verifyUserPass } from '../../../src/openvpn/server/user-pass-verify.js';
 import {
   CLIENT_LINK,
   type ClientProcess,
@@ -49,6 +61,24 @@ const USER = 'sa-alice';
 const PASSWORD = 'pw of sa';
 
 type Dump = { args: string[]; env: Record<string, string> };
+
+/** 2.6 variables of features ovpn-ts leaves out (deferred auth, deferred client-connect), and sh's PWD. */
+const UNSUPPORTED = [
+  'auth_control_file',
+  'auth_failed_reason_file',
+  'auth_pending_file',
+  'client_connect_deferred_file',
+  'PWD',
+];
+
+/** A runner that records what it was asked to run and accepts. */
+class Recorder implements ScriptRunner {
+  calls: { argv: string[]; env: Record<string, string> }[] = [];
+  async run(argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ScriptResult> {
+    this.calls.push({ argv: [...argv], env: { ...env } });
+    return { exitCode: 0, signal: undefined, error: undefined };
+  }
+}
 
 function readDumps(dir: string): Map<string, Dump[]> {
   const out = new Map<string, Dump[]>();
@@ -78,13 +108,14 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
   let work: string;
   let dumps: string;
   let client: ClientProcess | undefined;
+  let script: string;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'sa-env-'));
     dumps = join(work, 'dumps');
     mkdirSync(dumps);
     mkdirSync(join(work, 'tmp'));
-    const script = join(work, 'dump.sh');
+    script = join(work, 'dump.sh');
     // arguments one per line, then a NUL, then the environment NUL-separated
     writeFileSync(
       script,
@@ -148,53 +179,125 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('tls-verify: `depth subject` root first, with X509_*, tls_* and untrusted_* as x509Env/linkEnv build them', () => {
-    const d = readDumps(dumps).get('tls-verify') ?? [];
-    assert.equal(d.length, 2, 'one run per certificate');
-    const dir = ol?.dir as string;
-    const chain = [der(dir, 'client.crt'), der(dir, 'ca.crt')];
-    assert.deepEqual(d[0].args, ['1', `CN=${PREFIX}-ca`]);
-    assert.deepEqual(d[1].args, ['0', `CN=${PREFIX}-client`]);
-    for (const [i, depth] of [
-      [0, 1],
-      [1, 0],
-    ]) {
-      const theirs = Object.fromEntries(Object.entries(d[i].env).filter(([k]) => /^(X509_|tls_)/.test(k)));
-      assert.deepEqual(theirs, x509Env(chain, depth), `depth ${depth}`);
-    }
-    const link = Object.fromEntries(Object.entries(d[1].env).filter(([k]) => k.startsWith('untrusted_')));
-    assert.deepEqual(link, linkEnv('untrusted', CLIENT_LINK, Number(link.untrusted_port)));
-  });
-
-  it('auth-user-pass-verify via-env: username (no password below script-security 3), common_name, session_state Initial, peer info as peerInfoEnv reads it', () => {
-    const d = readDumps(dumps).get('user-pass-verify') ?? [];
-    assert.equal(d.length, 1);
-    const env = d[0].env;
-    assert.deepEqual(d[0].args, []);
-    assert.equal(env.username, USER);
-    assert.equal(env.password, undefined, 'script-security 2: no password variable (env_allowed)');
-    assert.equal(env.common_name, `${PREFIX}-client`);
-    assert.equal(env.session_state, 'Initial');
-    assert.match(env.session_id, /^[A-Za-z0-9+/]{16}$/);
-    // the peer info the server logged, read by peerInfoEnv, gives exactly the IV_/UV_ variables it set
+  /** What is compared: 2.6's variables without those of unsupported features and the shell's PWD. */
+  const comparable = (env: Record<string, string>): Record<string, string> => {
+    const out = { ...env };
+    for (const k of UNSUPPORTED) delete out[k];
+    return out;
+  };
+  const only = (type: string): Dump => {
+    const d = readDumps(dumps).get(type) ?? [];
+    assert.equal(d.length, 1, `one ${type} run`);
+    return d[0];
+  };
+  const chain = () => [der(ol?.dir as string, 'client.crt'), der(ol?.dir as string, 'ca.crt')];
+  const peerInfo = (): Record<string, string> => {
     const lines = (ol?.serverLog ?? []).flatMap((l) => {
       const m = /peer info: (.*)$/.exec(l);
       return m === null ? [] : [m[1]];
     });
     assert.ok(lines.length > 3, 'the server logged the peer info');
-    const ours = peerInfoEnv(`${lines.join('\n')}\n`).env;
-    const theirs = Object.fromEntries(Object.entries(env).filter(([k]) => /^(IV|UV)_/.test(k)));
-    assert.deepEqual(theirs, ours);
-    assert.equal(theirs.UV_SA_TEST, 'hello');
+    return peerInfoEnv(`${lines.join('\n')}\n`).env;
+  };
+  const processEnv = (ref: Record<string, string>) =>
+    serverProcessEnv({
+      config: undefined,
+      verb: 7,
+      daemon: false,
+      logRedirect: false,
+      startTime: Number(ref.daemon_start_time),
+      pid: Number(ref.daemon_pid),
+      listen: { proto: 'udp', family: 'dual', local: undefined, port: 1194 },
+      setenv: new Map([['SA_SITE', 'lab']]),
+      dev: 'sas0',
+      tunMtu: 1500,
+      topology: 'subnet',
+      ifconfig: { local: '10.98.0.1', remoteNetmask: '255.255.255.0' },
+      ifconfigIpv6: undefined,
+    });
+  const tokenKey = () => parseAuthTokenSecret(readFileSync(join(work, 'at.key'), 'utf8'));
+  const remote = (env: Record<string, string>) => ({
+    address: CLIENT_LINK,
+    port: Number(env.untrusted_port ?? env.trusted_port),
+  });
+
+  /** Our authentication of the same client, as the shell would run it; returns its verdict and script env. */
+  const ourAuth = async () => {
+    const upv = only('user-pass-verify').env;
+    const rec = new Recorder();
+    const st = newClientAuthState();
+    const v = await verifyUserPass(
+      {
+        script: { command: script, method: 'via-env' },
+        usernameAsCommonName: false,
+        authUserPassOptional: false,
+        tokens: { key: tokenKey(), lifetime: 3600, renewal: 3600, externalAuth: false },
+        tmpDir: join(work, 'tmp'),
+      },
+      st,
+      {
+        username: USER,
+        password: PASSWORD,
+        credentialsTooLong: false,
+        commonName: `${PREFIX}-client`,
+        remote: remote(upv),
+        env: mergeEnv(processEnv(upv), x509Env(chain()), peerInfo()),
+        nowSec: Math.floor(Date.now() / 1000),
+      },
+      { runner: rec, tmp: nodeTempFiles, log: () => {} },
+    );
+    assert.equal(v.kind, 'ok');
+    // the session id is random: take 2.6's
+    const verdictEnv = v.kind === 'ok' ? { ...v.env, session_id: upv.session_id } : {};
+    return { rec, verdictEnv, state: st };
+  };
+
+  it('tls-verify: runTlsVerify gives the same arguments and environment at each depth', async () => {
+    const d = readDumps(dumps).get('tls-verify') ?? [];
+    assert.equal(d.length, 2, 'one run per certificate');
+    assert.deepEqual(d[0].args, ['1', `CN=${PREFIX}-ca`]);
+    assert.deepEqual(d[1].args, ['0', `CN=${PREFIX}-client`]);
+    const rec = new Recorder();
+    assert.equal(
+      await runTlsVerify(script, chain(), processEnv(d[0].env), remote(d[0].env), {
+        runner: rec,
+        log: () => {},
+      }),
+      true,
+    );
+    assert.equal(rec.calls.length, 2);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(rec.calls[i].argv.slice(1), d[i].args);
+      assert.deepEqual(allowedEnv(rec.calls[i].env, 2), comparable(d[i].env), `depth ${1 - i}`);
+    }
+  });
+
+  it('auth-user-pass-verify via-env: verifyUserPass runs the script with the same environment (no password below script-security 3)', async () => {
+    const theirs = only('user-pass-verify');
+    assert.deepEqual(theirs.args, []);
+    assert.equal(theirs.env.password, undefined);
+    assert.equal(theirs.env.session_state, 'Initial');
+    assert.equal(theirs.env.UV_SA_TEST, 'hello');
+    const { rec } = await ourAuth();
+    assert.equal(rec.calls.length, 1);
+    assert.deepEqual(rec.calls[0].argv, [script]);
+    assert.equal(
+      rec.calls[0].env.password,
+      PASSWORD,
+      'given to the runner, which drops it at script-security 2',
+    );
+    const ours = allowedEnv(rec.calls[0].env, 2);
+    assert.match(ours.session_id, /^[A-Za-z0-9+/]{16}$/);
+    ours.session_id = theirs.env.session_id;
+    assert.deepEqual(ours, comparable(theirs.env));
   });
 
   it('the token the server generated verifies under the same secret, with the session id the script saw', () => {
     const line = (ol?.serverLog ?? []).find((l) => l.includes('Generated token for client:'));
     assert.ok(line !== undefined, 'verb 7 logs the generated token');
     const token = /Generated token for client: (SESS_ID_AT_\S+)/.exec(line)?.[1] as string;
-    const key = parseAuthTokenSecret(readFileSync(join(work, 'at.key'), 'utf8'));
     const now = Math.floor(Date.now() / 1000);
-    const v = verifyAuthToken(key, {
+    const v = verifyAuthToken(tokenKey(), {
       token,
       username: USER,
       nowSec: now,
@@ -204,7 +307,7 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     });
     assert.ok(tokenAccepted(v), v.notes.join('; '));
     assert.equal(
-      verifyAuthToken(key, {
+      verifyAuthToken(tokenKey(), {
         token,
         username: 'someone-else',
         nowSec: now,
@@ -214,84 +317,75 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
       }).hmacOk,
       false,
     );
-    const upv = readDumps(dumps).get('user-pass-verify')?.[0];
-    assert.equal(token.slice(11, 27), upv?.env.session_id);
+    assert.equal(token.slice(11, 27), only('user-pass-verify').env.session_id);
   });
 
-  it('client-connect: the config file argument, trusted address, pool, times and the process variables', () => {
-    const d = readDumps(dumps).get('client-connect') ?? [];
-    assert.equal(d.length, 1);
-    const env = d[0].env;
-    assert.equal(d[0].args.length, 1);
-    assert.equal(env.client_connect_config_file, d[0].args[0]);
-    assert.match(d[0].args[0], new RegExp(`^${join(work, 'tmp')}/openvpn_cc_[0-9a-f]{16,32}\\.tmp$`));
-    assert.equal(existsSync(d[0].args[0]), false, 'removed afterwards');
-    const created = Number(env.time_unix);
-    const expect = clientConnectEnv({
-      commonName: `${PREFIX}-client`,
-      remote: { address: CLIENT_LINK, port: Number(env.trusted_port) },
-      topology: 'subnet',
-      virtual: { ipv4: { local: '10.98.0.2', remoteNetmask: '255.255.255.0' }, ipv6: undefined },
-      created,
+  it('client-connect: runClientConnect with the client env the shell builds gives the same environment', async () => {
+    const theirs = only('client-connect');
+    assert.equal(theirs.args.length, 1);
+    assert.equal(theirs.env.client_connect_config_file, theirs.args[0]);
+    assert.match(theirs.args[0], new RegExp(`^${join(work, 'tmp')}/openvpn_cc_[0-9a-f]{16,32}\\.tmp$`));
+    assert.equal(existsSync(theirs.args[0]), false, 'removed afterwards');
+    assert.equal(theirs.env.time_ascii, timeAscii(Number(theirs.env.time_unix)));
+    const { verdictEnv } = await ourAuth();
+    const env = mergeEnv(
+      processEnv(theirs.env),
+      x509Env(chain()),
+      peerInfo(),
+      verdictEnv,
+      clientConnectEnv({
+        commonName: `${PREFIX}-client`,
+        remote: remote(theirs.env),
+        topology: 'subnet',
+        virtual: { ipv4: { local: '10.98.0.2', remoteNetmask: '255.255.255.0' }, ipv6: undefined },
+        created: Number(theirs.env.time_unix),
+      }),
+    );
+    const rec = new Recorder();
+    const r = await runClientConnect(script, env, join(work, 'tmp'), {
+      runner: rec,
+      tmp: nodeTempFiles,
+      log: () => {},
     });
-    for (const [k, v] of Object.entries(expect)) {
-      if (k === 'time_ascii') continue;
-      assert.equal(env[k], v, k);
-    }
-    assert.equal(env.time_ascii, timeAscii(created));
-    const proc = serverProcessEnv({
-      config: undefined,
-      verb: 7,
-      daemon: false,
-      logRedirect: false,
-      startTime: Number(env.daemon_start_time),
-      pid: Number(env.daemon_pid),
-      listen: { proto: 'udp', family: 'dual', local: undefined, port: 1194 },
-      setenv: new Map([['SA_SITE', 'lab']]),
-      dev: 'sas0',
-      tunMtu: 1500,
-      topology: 'subnet',
-      ifconfig: { local: '10.98.0.1', remoteNetmask: '255.255.255.0' },
-      ifconfigIpv6: undefined,
-    });
-    for (const [k, v] of Object.entries(proc)) assert.equal(env[k], v, k);
-    // every variable 2.6 set is built by one of the steps, except the deferred-auth and deferred
-    // client-connect files (not supported) and PWD (added by the shell running the script)
-    const dir = ol?.dir as string;
-    const upv = readDumps(dumps).get('user-pass-verify')?.[0].env ?? {};
-    const ours = new Set([
-      ...Object.keys(proc),
-      ...Object.keys(expect),
-      ...Object.keys(x509Env([der(dir, 'client.crt'), der(dir, 'ca.crt')])),
-      ...Object.keys(upv).filter((k) => /^(IV|UV)_/.test(k)),
-      // the user-pass verdict's env (username, common_name, untrusted_*, session_*), then this script's
-      'username',
-      'untrusted_ip',
-      'untrusted_port',
-      'session_state',
-      'session_id',
-      'script_type',
-      'client_connect_config_file',
-    ]);
-    const unsupported = [
-      'auth_control_file',
-      'auth_failed_reason_file',
-      'auth_pending_file',
-      'client_connect_deferred_file',
-      'PWD',
-    ];
-    const theirs = Object.keys(env).filter((k) => !unsupported.includes(k));
-    assert.deepEqual(theirs.sort(), [...ours].sort());
+    assert.equal(r.ok, true);
+    const ours = allowedEnv(rec.calls[0].env, 2);
+    assert.equal(rec.calls[0].argv.at(-1), ours.client_connect_config_file);
+    ours.client_connect_config_file = theirs.env.client_connect_config_file;
+    assert.deepEqual(ours, comparable(theirs.env));
   });
 
-  it('client-disconnect: bytes_received, bytes_sent and time_duration on top', () => {
-    const d = readDumps(dumps).get('client-disconnect') ?? [];
-    assert.equal(d.length, 1);
-    const env = d[0].env;
-    assert.match(env.bytes_received, /^[1-9]\d*$/);
-    assert.match(env.bytes_sent, /^[1-9]\d*$/);
-    assert.match(env.time_duration, /^\d+$/);
-    assert.equal(env.common_name, `${PREFIX}-client`);
-    assert.equal(env.trusted_ip, CLIENT_LINK);
+  it('client-disconnect: the client env with clientDisconnectEnv on top gives the same environment', async () => {
+    const theirs = only('client-disconnect');
+    assert.deepEqual(theirs.args, []);
+    assert.match(theirs.env.bytes_received, /^[1-9]\d*$/);
+    assert.match(theirs.env.bytes_sent, /^[1-9]\d*$/);
+    const { verdictEnv } = await ourAuth();
+    const created = Number(theirs.env.time_unix);
+    const env = mergeEnv(
+      processEnv(theirs.env),
+      x509Env(chain()),
+      peerInfo(),
+      verdictEnv,
+      clientConnectEnv({
+        commonName: `${PREFIX}-client`,
+        remote: remote(theirs.env),
+        topology: 'subnet',
+        virtual: { ipv4: { local: '10.98.0.2', remoteNetmask: '255.255.255.0' }, ipv6: undefined },
+        created,
+      }),
+      clientDisconnectEnv({
+        remote: remote(theirs.env),
+        bytesReceived: BigInt(theirs.env.bytes_received),
+        bytesSent: BigInt(theirs.env.bytes_sent),
+        created,
+        now: created + Number(theirs.env.time_duration),
+      }),
+    );
+    const rec = new Recorder();
+    assert.equal(
+      await runClientDisconnect(script, env, { runner: rec, tmp: nodeTempFiles, log: () => {} }),
+      true,
+    );
+    assert.deepEqual(allowedEnv(rec.calls[0].env, 2), comparable(theirs.env));
   });
 });

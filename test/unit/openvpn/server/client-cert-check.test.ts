@@ -232,6 +232,8 @@ describe('client certificate checks', () => {
     assert.equal(runner.calls[0].env.X509_0_CN, undefined);
     assert.equal(runner.calls[0].env.X509_1_CN, 'Test CA');
     assert.equal(runner.calls[1].env.X509_0_CN, 'alice');
+    assert.equal(runner.calls[0].env.common_name, undefined);
+    assert.equal(runner.calls[1].env.common_name, 'alice', 'set at depth 0 before the script runs');
     assert.equal(runner.calls[1].env.script_type, 'tls-verify');
     assert.equal(runner.calls[1].env.untrusted_ip, '192.0.2.8');
     assert.equal(runner.calls[1].env.verb, '3');
