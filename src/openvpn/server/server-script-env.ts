@@ -25,6 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import type { ServerOptions } from '../../config/server-options.js';
 import { parseCertificate, subjectAttributes } from '../cert-checks.js';
 
 export type Env = Record<string, string>;
@@ -86,6 +87,59 @@ export interface ServerProcessEnvInput {
   /** `ifconfig local remote-or-netmask` (net30/p2p: remote address; subnet: netmask). */
   ifconfig: { local: string; remoteNetmask: string } | undefined;
   ifconfigIpv6: { local: string; netbits: number; remote: string | undefined } | undefined;
+}
+
+/** A prefix length as a dotted netmask (24 -> 255.255.255.0). */
+function prefixToNetmask(prefix: number): string {
+  const m = prefix <= 0 ? 0 : (0xffffffff << (32 - Math.min(prefix, 32))) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join('.');
+}
+
+/** What the process knows that the config does not (for serverProcessEnvInput). */
+export interface ServerRuntime {
+  config: string | undefined;
+  /** Running as a daemon, and with the log redirected (`log`/`daemon`). */
+  daemon: boolean;
+  logRedirect: boolean;
+  startTime: number;
+  pid: number;
+  /** The tun device's actual name (`dev tun` becomes tun0...). */
+  dev: string;
+  /**
+   * The server's IPv6 remote end as 2.6 keeps it (with `server-ipv6`, network+2; with
+   * `ifconfig-ipv6 a/b remote`, remote); ServerOptions does not carry it. Undefined: not set.
+   */
+  ifconfigIpv6Remote?: string;
+}
+
+/** serverProcessEnv's input from the server's options and the process. */
+export function serverProcessEnvInput(o: ServerOptions, rt: ServerRuntime): ServerProcessEnvInput {
+  const ifc = o.ifconfig;
+  return {
+    config: rt.config,
+    verb: o.verb,
+    daemon: rt.daemon,
+    logRedirect: rt.logRedirect,
+    startTime: rt.startTime,
+    pid: rt.pid,
+    listen: o.listen,
+    setenv: o.setenv,
+    dev: rt.dev,
+    tunMtu: o.tunMtu,
+    topology: o.topology,
+    ifconfig:
+      ifc === undefined
+        ? undefined
+        : {
+            local: ifc.local,
+            remoteNetmask:
+              ifc.topology === 'subnet' ? prefixToNetmask(Number(ifc.remoteOrPrefix)) : ifc.remoteOrPrefix,
+          },
+    ifconfigIpv6:
+      o.ifconfigIpv6 === undefined
+        ? undefined
+        : { local: o.ifconfigIpv6.address, netbits: o.ifconfigIpv6.prefix, remote: rt.ifconfigIpv6Remote },
+  };
 }
 
 /** proto2ascii's short form for the server's socket. */

@@ -21,6 +21,7 @@
  * Deferred authentication (exit status 2 with auth_control_file / auth_pending_file) is not
  * supported: a 2 is a failure here. The password is never logged and never kept.
  */
+import type { ServerOptions } from '../../config/server-options.js';
 import type { AuthTokenKey, TokenVerdict } from './auth-token-gen.js';
 import {
   generateAuthToken,
@@ -45,6 +46,35 @@ export interface UserPassConfig {
   tokens: { key: AuthTokenKey; lifetime: number; renewal: number; externalAuth: boolean } | undefined;
   /** `tmp-dir`. */
   tmpDir: string;
+}
+
+/**
+ * The authentication settings of a server config. `tokenKey` is the `auth-gen-token-secret` key
+ * (parseAuthTokenSecret of the file's text) or, without one, randomAuthTokenKey() made once per
+ * process; it is only used with `auth-gen-token`. The renewal defaults to reneg-sec, as 2.6's
+ * options_postprocess does.
+ */
+export function userPassConfig(o: ServerOptions, tokenKey: AuthTokenKey | undefined): UserPassConfig {
+  const g = o.authGenToken;
+  if (g !== undefined && tokenKey === undefined) throw new Error('auth-gen-token: no token key');
+  return {
+    script:
+      o.authUserPassVerify === undefined
+        ? undefined
+        : { command: o.authUserPassVerify.command, method: o.authUserPassVerify.method },
+    usernameAsCommonName: o.usernameAsCommonName,
+    authUserPassOptional: o.authUserPassOptional,
+    tokens:
+      g === undefined || tokenKey === undefined
+        ? undefined
+        : {
+            key: tokenKey,
+            lifetime: g.lifetime,
+            renewal: g.renewal ?? o.renegSec,
+            externalAuth: g.externalAuth,
+          },
+    tmpDir: o.tmpDir,
+  };
 }
 
 /** What one client (2.6's tls_multi) remembers across its key-method 2 exchanges. */

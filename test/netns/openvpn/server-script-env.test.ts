@@ -24,6 +24,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadServerConfig } from '../../../src/config/load.js';
+import type { ServerOptions } from '../../../src/config/server-options.js';
 import {
   parseAuthTokenSecret,
   tokenAccepted,
@@ -42,11 +44,16 @@ import {
   mergeEnv,
   peerInfoEnv,
   serverProcessEnv,
+  serverProcessEnvInput,
   timeAscii,
   x509Env,
 } from '../../../src/openvpn/server/server-script-env.js';
 import { nodeTempFiles } from '../../../src/openvpn/server/temp-file.js';
-import { newClientAuthState, verifyUserPass } from '../../../src/openvpn/server/user-pass-verify.js';
+import {
+  newClientAuthState,
+  userPassConfig,
+  verifyUserPass,
+} from '../../../src/openvpn/server/user-pass-verify.js';
 import {
   CLIENT_LINK,
   type ClientProcess,
@@ -109,6 +116,76 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
   let dumps: string;
   let client: ClientProcess | undefined;
   let script: string;
+  let options: ServerOptions;
+
+  /** What the test adds to the fixture's server arguments. */
+  const serverArgs = () => [
+    '--dev',
+    'sas0',
+    '--dev-type',
+    'tun',
+    '--script-security',
+    '2',
+    '--tls-verify',
+    script,
+    '--auth-user-pass-verify',
+    script,
+    'via-env',
+    '--client-connect',
+    script,
+    '--client-disconnect',
+    script,
+    '--auth-gen-token',
+    '3600',
+    '--auth-gen-token-secret',
+    join(work, 'at.key'),
+    '--tmp-dir',
+    join(work, 'tmp'),
+    '--setenv',
+    'SA_SITE',
+    'lab',
+    '--verb',
+    '7',
+  ];
+
+  /** The same server command line (the fixture's arguments, then ours) through our config loader. */
+  const loadOptions = async (): Promise<ServerOptions> => {
+    const dir = ol?.dir as string;
+    const fixtureArgs = [
+      '--server',
+      '10.98.0.0',
+      '255.255.255.0',
+      '--topology',
+      'subnet',
+      '--dev',
+      'tun',
+      '--proto',
+      'udp',
+      '--port',
+      '1194',
+      '--ca',
+      join(dir, 'ca.crt'),
+      '--cert',
+      join(dir, 'server.crt'),
+      '--key',
+      join(dir, 'server.key'),
+      '--dh',
+      'none',
+      '--data-ciphers',
+      'AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305',
+      '--verb',
+      '4',
+      '--keepalive',
+      '10',
+      '60',
+    ];
+    const loaded = await loadServerConfig([...fixtureArgs, ...serverArgs()], {
+      readFile: (p) => readFileSync(p),
+      cwd: work,
+      env: {},
+    });
+    return loaded.options;
+  };
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'sa-env-'));
@@ -124,35 +201,9 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     chmodSync(script, 0o755);
     execFileSync('openvpn', ['--genkey', 'auth-token', join(work, 'at.key')], { stdio: 'pipe' });
     ol = await startOpenvpnLab(PREFIX, {
-      serverArgs: [
-        '--dev',
-        'sas0',
-        '--dev-type',
-        'tun',
-        '--script-security',
-        '2',
-        '--tls-verify',
-        script,
-        '--auth-user-pass-verify',
-        script,
-        'via-env',
-        '--client-connect',
-        script,
-        '--client-disconnect',
-        script,
-        '--auth-gen-token',
-        '3600',
-        '--auth-gen-token-secret',
-        join(work, 'at.key'),
-        '--tmp-dir',
-        join(work, 'tmp'),
-        '--setenv',
-        'SA_SITE',
-        'lab',
-        '--verb',
-        '7',
-      ],
+      serverArgs: serverArgs(),
     });
+    options = await loadOptions();
     writeFileSync(join(work, 'up.txt'), `${USER}\n${PASSWORD}\n`);
     const cfg = ol.writeClientConfig([
       'dev sac0',
@@ -200,21 +251,16 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     return peerInfoEnv(`${lines.join('\n')}\n`).env;
   };
   const processEnv = (ref: Record<string, string>) =>
-    serverProcessEnv({
-      config: undefined,
-      verb: 7,
-      daemon: false,
-      logRedirect: false,
-      startTime: Number(ref.daemon_start_time),
-      pid: Number(ref.daemon_pid),
-      listen: { proto: 'udp', family: 'dual', local: undefined, port: 1194 },
-      setenv: new Map([['SA_SITE', 'lab']]),
-      dev: 'sas0',
-      tunMtu: 1500,
-      topology: 'subnet',
-      ifconfig: { local: '10.98.0.1', remoteNetmask: '255.255.255.0' },
-      ifconfigIpv6: undefined,
-    });
+    serverProcessEnv(
+      serverProcessEnvInput(options, {
+        config: undefined,
+        daemon: false,
+        logRedirect: false,
+        startTime: Number(ref.daemon_start_time),
+        pid: Number(ref.daemon_pid),
+        dev: 'sas0',
+      }),
+    );
   const tokenKey = () => parseAuthTokenSecret(readFileSync(join(work, 'at.key'), 'utf8'));
   const remote = (env: Record<string, string>) => ({
     address: CLIENT_LINK,
@@ -227,13 +273,7 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     const rec = new Recorder();
     const st = newClientAuthState();
     const v = await verifyUserPass(
-      {
-        script: { command: script, method: 'via-env' },
-        usernameAsCommonName: false,
-        authUserPassOptional: false,
-        tokens: { key: tokenKey(), lifetime: 3600, renewal: 3600, externalAuth: false },
-        tmpDir: join(work, 'tmp'),
-      },
+      userPassConfig(options, tokenKey()),
       st,
       {
         username: USER,
@@ -259,10 +299,16 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     assert.deepEqual(d[1].args, ['0', `CN=${PREFIX}-client`]);
     const rec = new Recorder();
     assert.equal(
-      await runTlsVerify(script, chain(), processEnv(d[0].env), remote(d[0].env), {
-        runner: rec,
-        log: () => {},
-      }),
+      await runTlsVerify(
+        options.scripts.tlsVerify as string,
+        chain(),
+        processEnv(d[0].env),
+        remote(d[0].env),
+        {
+          runner: rec,
+          log: () => {},
+        },
+      ),
       true,
     );
     assert.equal(rec.calls.length, 2);
@@ -342,7 +388,7 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
       }),
     );
     const rec = new Recorder();
-    const r = await runClientConnect(script, env, join(work, 'tmp'), {
+    const r = await runClientConnect(options.scripts.clientConnect as string, env, options.tmpDir, {
       runner: rec,
       tmp: nodeTempFiles,
       log: () => {},
@@ -383,7 +429,11 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     );
     const rec = new Recorder();
     assert.equal(
-      await runClientDisconnect(script, env, { runner: rec, tmp: nodeTempFiles, log: () => {} }),
+      await runClientDisconnect(options.scripts.clientDisconnect as string, env, {
+        runner: rec,
+        tmp: nodeTempFiles,
+        log: () => {},
+      }),
       true,
     );
     assert.deepEqual(allowedEnv(rec.calls[0].env, 2), comparable(theirs.env));
