@@ -17,9 +17,10 @@
  *   refuses the client. Here it
  *   runs after the built-in checks pass (2.6 interleaves them per depth; the verdict is the same).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { FileRef } from '../../config/client-options.js';
 import {
   type Crl,
   checkServerChain,
@@ -200,6 +201,38 @@ export class CrlFile {
 /** `crl-verify DIR dir`: whether DIR holds a file named after the serial (checked at each handshake). */
 export function crlDirChecker(dir: string, exists: (path: string) => boolean): (serial: string) => boolean {
   return (serial) => exists(join(dir, serial));
+}
+
+/** What the checks need of `crl-verify` at one handshake. */
+export interface CrlState {
+  crls: Crl[] | undefined;
+  crlDirHas: ((serial: string) => boolean) | undefined;
+}
+
+/**
+ * `crl-verify` of a server config as a function called at each new TLS session: the file form
+ * re-read when changed (CrlFile; a relative path is taken from the config file's folder), the inline
+ * form read once, the dir form looked up per certificate. Throws when the file cannot be stat'ed the
+ * first time (call it once at startup, as 2.6 loads the CRL then).
+ */
+export function crlVerifier(
+  crlVerify: { ref: FileRef; dir: boolean } | undefined,
+  log: (m: string) => void = () => {},
+): () => CrlState {
+  if (crlVerify === undefined) return () => ({ crls: undefined, crlDirHas: undefined });
+  const ref = crlVerify.ref;
+  if (ref.kind === 'inline') {
+    const file = new CrlFile({ inline: ref.text }, log);
+    return () => ({ crls: file.current(), crlDirHas: undefined });
+  }
+  const path = isAbsolute(ref.path) ? ref.path : join(ref.dir, ref.path);
+  if (crlVerify.dir) {
+    const has = crlDirChecker(path, existsSync);
+    return () => ({ crls: undefined, crlDirHas: has });
+  }
+  const file = new CrlFile(path, log);
+  file.current();
+  return () => ({ crls: file.current(), crlDirHas: undefined });
 }
 
 export interface TlsVerifyDeps {

@@ -14,16 +14,21 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect, createServer } from 'node:tls';
 import {
   type ClientCertConfig,
+  type ClientCertVerdict,
   CrlFile,
   checkClientChain,
   clientCertTlsOptions,
   clientCheckOptions,
   crlDirChecker,
+  crlVerifier,
+  peerChainDer,
   runTlsVerify,
 } from '../../../../src/openvpn/server/client-cert-check.js';
 import { der, issue, makeCa, makeCrl, opensslSubject, ossl } from '../../../support/pki.js';
@@ -248,5 +253,82 @@ describe('client certificate checks', () => {
       false,
     );
     assert.match(logs.join('\n'), /VERIFY SCRIPT ERROR: depth=0, O=Acme, CN=bob/);
+  });
+
+  it('crlVerifier: the config forms (relative path, inline, dir, none)', () => {
+    const text = makeCrl(dir, 'crl4.pem', ['client']);
+    const fromFile = crlVerifier({ ref: { kind: 'path', path: 'crl4.pem', dir }, dir: false });
+    assert.equal(fromFile().crls?.length, 1);
+    const inline = crlVerifier({ ref: { kind: 'inline', text }, dir: false });
+    const v = checkClientChain(
+      [client, ca],
+      undefined,
+      'require',
+      clientCheckOptions(BASE, inline()),
+      now,
+      log,
+    );
+    assert.match(v.ok ? '' : v.reason, /certificate revoked/);
+    const d = crlVerifier({ ref: { kind: 'path', path: dir, dir: '/' }, dir: true })();
+    assert.equal(d.crls, undefined);
+    assert.equal(d.crlDirHas?.('crl4.pem'), true);
+    assert.deepEqual(crlVerifier(undefined)(), { crls: undefined, crlDirHas: undefined });
+    assert.throws(
+      () => crlVerifier({ ref: { kind: 'path', path: 'missing.pem', dir }, dir: false }),
+      /Failed to stat/,
+    );
+  });
+
+  it('over node:tls: the chain as peerChainDer reads it, with and without a client certificate', async () => {
+    const read = (f: string) => readFileSync(join(dir, f));
+    const verdicts: ClientCertVerdict[] = [];
+    const server = createServer({
+      key: read('server.key'),
+      cert: read('server.crt'),
+      ca: [read('ca.crt')],
+      ...clientCertTlsOptions('optional'),
+    });
+    server.on('secureConnection', (sock) => {
+      const chain = peerChainDer(sock);
+      const err = sock.authorized ? undefined : String(sock.authorizationError);
+      verdicts.push(
+        checkClientChain(
+          chain,
+          chain.length === 0 ? undefined : err,
+          'optional',
+          clientCheckOptions(BASE, NO_CRL),
+          now,
+          log,
+        ),
+      );
+      sock.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const dial = (opts: { key?: Buffer; cert?: Buffer }) =>
+      new Promise<void>((resolve, reject) => {
+        const c = connect({
+          host: '127.0.0.1',
+          port,
+          ca: [read('ca.crt')],
+          checkServerIdentity: () => undefined,
+          ...opts,
+        });
+        c.on('error', reject);
+        c.on('end', () => resolve());
+        c.resume();
+      });
+    try {
+      await dial({ key: read('client.key'), cert: read('client.crt') });
+      await dial({});
+      await dial({ key: read('server.key'), cert: read('server.crt') });
+    } finally {
+      server.close();
+    }
+    assert.equal(verdicts.length, 3);
+    assert.equal(verdicts[0].ok && verdicts[0].commonName, 'alice');
+    assert.equal(verdicts[0].ok && verdicts[0].chain.length, 2, 'the client certificate and the CA');
+    assert.deepEqual(verdicts[1], { ok: true, commonName: undefined, chain: [] });
+    assert.equal(verdicts[2].ok, false, 'a server certificate is no client certificate');
   });
 });
