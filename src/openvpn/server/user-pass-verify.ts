@@ -222,7 +222,8 @@ export async function verifyUserPass(
     };
   }
   setenv(env, 'username', username);
-  setenv(env, 'common_name', cn);
+  // setenv_str with no common name (verify-client-cert none/optional) leaves it unset
+  setenv(env, 'common_name', i.commonName);
   Object.assign(env, linkEnv('untrusted', i.remote.address, i.remote.port));
   if (cfg.tokens !== undefined) {
     const stillGood = verdict?.hmacOk === true && !verdict.expired;

@@ -211,6 +211,11 @@ describe('auth-user-pass-verify', () => {
     );
     assert.equal(v.kind === 'ok' && v.commonName, 'alice');
     assert.equal(v.kind === 'ok' && v.env.common_name, 'alice');
+    assert.equal(
+      s.runner.calls[0].env.common_name,
+      undefined,
+      'no certificate: no common_name for the script',
+    );
     s = setup();
     const long = await verifyUserPass(
       cfg({ usernameAsCommonName: true }),
