@@ -10,7 +10,7 @@
  * it). A server is up on that line too, or once its UDP port is bound in its namespace (whichever comes
  * first: the ovpn-ts server does not exist yet, and its log lines are not settled).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
