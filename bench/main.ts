@@ -4,7 +4,8 @@
  * alone is --storm-only), --seconds N (iperf3 per direction, default 10), --reps N (rounds of the
  * throughput comparison, default 3), --cycles N and --daemon-rounds N --warmup N (ovpnd churn, default
  * 1000 x 3 after 1000 warm-up cycles), --vpn-rounds N (full VPN vs full VPN, default 3, env
- * VPN_BENCH_ROUNDS), --storm-clients N (connect storm, default 200, env STORM_CLIENTS; env
+ * VPN_BENCH_ROUNDS), --vpn-tun-mtu N (`tun-mtu N` + `mssfix 0` in its configs, env VPN_BENCH_TUN_MTU),
+ * --storm-clients N (connect storm, default 200, env STORM_CLIENTS; env
  * STORM_SERVER_EXTRA: extra server directives separated by `;`). Exits 1 if a target is missed.
  * The throughput and daemon parts need root; throughput also iperf3 and openvpn (scripts/setup.sh
  * installs them).
@@ -26,7 +27,7 @@ if (args.includes('storm')) args.push('--storm-only');
 if (args.includes('--help')) {
   console.log(
     'usage: npm run bench -- [--crypto-only] [--throughput-only] [--daemon-only] [--seconds N] [--reps N]' +
-      ' [--cycles N] [--daemon-rounds N] [--warmup N] [--vpn-only] [--vpn-rounds N] [--storm-only | storm]' +
+      ' [--cycles N] [--daemon-rounds N] [--warmup N] [--vpn-only] [--vpn-rounds N] [--vpn-tun-mtu N] [--storm-only | storm]' +
       ' [--storm-clients N]',
   );
   process.exit(0);

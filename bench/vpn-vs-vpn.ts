@@ -104,6 +104,11 @@ export function openvpnVersion(): string {
 export interface VpnBenchOptions {
   seconds: number;
   rounds: number;
+  /**
+   * `tun-mtu N` and `mssfix 0` in both config files (OpenVPN's wiki advice for fast links: large
+   * tunnel packets, fragmented by the kernel on the path); default none (tun MTU 1500, default mssfix).
+   */
+  tunMtu?: number;
 }
 
 export interface VpnBenchResult {
@@ -124,7 +129,8 @@ export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
   );
   console.log(
     `  OpenVPN "best": UDP, ${BEST_CIPHER}, ${OPENVPN_BEST.join(' ')} on every openvpn (client and server),` +
-      ' tun MTU 1500 with its default mssfix (baselines.md §2: --fast-io is the option that matters here)',
+      `${o.tunMtu === undefined ? ' tun MTU 1500 with its default mssfix' : ` tun-mtu ${o.tunMtu} with mssfix 0 (both products)`}` +
+      ' (baselines.md §2: --fast-io is the option that matters here)',
   );
   console.log(`  ${openvpnVersion()}`);
   console.log(`  DCO: ${dcoStatus()}`);
@@ -141,8 +147,16 @@ export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
     const nsC = lab.ns('c');
     lab.veth(nsS, 'sbva', [`${NET.server}/24`], nsC, 'sbvb', [`${NET.client}/24`]);
     const pki = makeBenchPki(dir, 'sbv');
-    const srvText = serverConfig({ pki, local: NET.server, port: PORT, net: NET.vpnNet, mask: MASK });
-    const cliText = clientConfig({ pki, cert: 0, remote: NET.server, port: PORT, dev: 'tun' });
+    const mtu = o.tunMtu === undefined ? [] : [`tun-mtu ${o.tunMtu}`, 'mssfix 0'];
+    const srvText = serverConfig({
+      pki,
+      local: NET.server,
+      port: PORT,
+      net: NET.vpnNet,
+      mask: MASK,
+      extra: mtu,
+    });
+    const cliText = clientConfig({ pki, cert: 0, remote: NET.server, port: PORT, dev: 'tun', extra: mtu });
     const argvFor = (impl: Impl) => (impl === 'openvpn' ? ['--disable-dco', ...OPENVPN_BEST] : []);
 
     const runPair = async (p: Pair): Promise<Sample> => {
