@@ -68,8 +68,14 @@ export interface StormResult {
   firstS: number;
   medianS: number;
   lastS: number;
-  /** Clients the status file listed with everyone up. */
+  /** Clients (distinct common names) the status file listed with everyone up. */
   statusListed: number;
+  /** Clients that restarted (a failed TLS handshake: SIGUSR1 in their log) before they connected. */
+  restarted: number;
+  /** Their SIGUSR1 reasons with counts (`3x tls-error`). */
+  restartReasons: string;
+  /** Its CLIENT_LIST rows then: more than statusListed while old sessions of returning clients linger. */
+  statusRows: number;
   rssBeforeKiB: number;
   rssConnectedKiB: number;
   rssAfterKiB: number;
@@ -88,16 +94,26 @@ export interface StormResult {
   problems: string[];
 }
 
-/** Clients listed in a status-version 2 file (`CLIENT_LIST,` rows), or -1 if it cannot be read. */
-export function statusClients(path: string): number {
+/**
+ * Clients listed in a status-version 2 file: `CLIENT_LIST,` rows and their distinct common names (a
+ * client that gave up on a slow handshake and came back may be listed twice until the server drops
+ * the old session); both -1 if the file cannot be read.
+ */
+export function statusRows(path: string): { rows: number; names: number } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    return -1;
+    return { rows: -1, names: -1 };
   }
-  if (!text.includes('END')) return -1; // being rewritten
-  return text.split('\n').filter((l) => l.startsWith('CLIENT_LIST,')).length;
+  if (!text.includes('END')) return { rows: -1, names: -1 }; // being rewritten
+  const rows = text.split('\n').filter((l) => l.startsWith('CLIENT_LIST,'));
+  return { rows: rows.length, names: new Set(rows.map((l) => l.split(',')[1])).size };
+}
+
+/** `CLIENT_LIST` rows of a status-version 2 file, or -1 if it cannot be read. */
+export function statusClients(path: string): number {
+  return statusRows(path).rows;
 }
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -273,6 +289,8 @@ async function stormOnce(
 
   // poll the logs of the clients not up yet, from the start
   const upAt: number[] = new Array(n).fill(Number.NaN);
+  let restarted = 0;
+  const restartReasons = new Map<string, number>();
   let pending = n;
   const deadline = Date.now() + connectMs;
   while (pending > 0 && Date.now() < deadline) {
@@ -289,6 +307,9 @@ async function stormOnce(
         upAt[i] = since();
         pending--;
         if (!PUSHED.test(text)) problems.push(`client ${i} completed without a PUSH_REPLY in its log`);
+        for (const m of text.matchAll(/SIGUSR1\[soft,([^\]]*)\]/g))
+          restartReasons.set(m[1], (restartReasons.get(m[1]) ?? 0) + 1);
+        if (/SIGUSR1\[soft/.test(text)) restarted++;
       }
     }
     // a client that exited will not come up: stop waiting once every one still down has exited
@@ -312,12 +333,13 @@ async function stormOnce(
     );
   }
   // the server's own view: every client listed in the status file
-  let statusListed = statusClients(status);
+  let listed = statusRows(status);
   const listDeadline = Date.now() + 5000;
-  while (statusListed !== connected && Date.now() < listDeadline) {
+  while (listed.names !== connected && Date.now() < listDeadline) {
     await sleep(200);
-    statusListed = statusClients(status);
+    listed = statusRows(status);
   }
+  const statusListed = listed.names;
   if (statusListed !== connected)
     problems.push(`the server's status file lists ${statusListed} clients, ${connected} are connected`);
   const rssConnectedKiB = rssKiB(server.pid);
@@ -361,6 +383,9 @@ async function stormOnce(
     medianS: times.length > 0 ? median(times) : Number.NaN,
     lastS: times.length > 0 ? Math.max(...times) : Number.NaN,
     statusListed,
+    statusRows: listed.rows,
+    restarted,
+    restartReasons: [...restartReasons].map(([k, v]) => `${v}x ${k}`).join(', '),
     rssBeforeKiB,
     rssConnectedKiB,
     rssAfterKiB,
@@ -394,7 +419,8 @@ export function reportStorm(run: StormRun, clients: number): boolean {
     const perClient = (r.rssConnectedKiB - r.rssBeforeKiB) / Math.max(1, r.connected);
     console.log(
       `  ${`${r.server} server:`.padEnd(16)} ${r.connected}/${r.clients} connected and pushed (forked in ${r.spawnS.toFixed(2)} s); up after first ${r.firstS.toFixed(2)} s, ` +
-        `median ${r.medianS.toFixed(2)} s, last ${r.lastS.toFixed(2)} s; status file listed ${r.statusListed}`,
+        `median ${r.medianS.toFixed(2)} s, last ${r.lastS.toFixed(2)} s; status file listed ${r.statusListed}` +
+        `${r.statusRows > r.statusListed ? ` (in ${r.statusRows} rows: old sessions of clients that came back)` : ''}`,
     );
     console.log(
       `  ${''.padEnd(16)} RSS ${mib(r.rssBeforeKiB)} -> ${mib(r.rssConnectedKiB)} connected: ${perClient.toFixed(1)} KiB per client; fds ${r.fdsBefore} -> ${r.fdsConnected}`,
@@ -403,6 +429,10 @@ export function reportStorm(run: StormRun, clients: number): boolean {
       `  ${''.padEnd(16)} stopped: clients gone in ${r.stopS.toFixed(1)} s, status ${r.statusAfter} clients after ${r.drainS.toFixed(1)} s; ` +
         `RSS ${mib(r.rssAfterKiB)}, fds ${r.fdsAfter}; ${r.problems.length === 0 ? 'nothing left (links, UDP sockets, processes as before)' : 'PROBLEMS:'}`,
     );
+    if (r.restarted > 0)
+      console.log(
+        `  ${''.padEnd(16)} ${r.restarted} clients restarted before they connected (${r.restartReasons})`,
+      );
     if (r.rateLimitNotes > 0)
       console.log(
         `  ${''.padEnd(16)} (its log has ${r.rateLimitNotes} connect-freq-initial rate-limit lines)`,
