@@ -41,12 +41,15 @@ if (run('--crypto-only')) ok = reportCrypto(runCryptoBench()) && ok;
 if (run('--throughput-only')) ok = (await runThroughputBench(num('--seconds', 10), num('--reps', 3))) && ok;
 if (run('--daemon-only'))
   ok = (await runDaemonBench(num('--cycles', 1000), num('--daemon-rounds', 3), num('--warmup', 1000))) && ok;
-if (run('--vpn-only'))
-  ok =
-    (await runVpnBench({
-      seconds: num('--seconds', 10),
-      rounds: num('--vpn-rounds', 3, 'VPN_BENCH_ROUNDS'),
-    })) && ok;
+if (run('--vpn-only')) {
+  const mtu = num('--vpn-tun-mtu', 0, 'VPN_BENCH_TUN_MTU');
+  const r = await runVpnBench({
+    seconds: num('--seconds', 10),
+    rounds: num('--vpn-rounds', 3, 'VPN_BENCH_ROUNDS'),
+    tunMtu: mtu > 0 ? mtu : undefined,
+  });
+  ok = r.ran && r.target !== 'missed' && ok;
+}
 if (run('--storm-only')) {
   const clients = num('--storm-clients', 200, 'STORM_CLIENTS');
   const serverExtra = (process.env.STORM_SERVER_EXTRA ?? '')
