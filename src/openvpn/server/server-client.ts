@@ -36,8 +36,8 @@ import {
 import type { ServerSession } from '../../control/server-session.js';
 import { DcoKeys } from '../dco-keys.js';
 import { type ClientPeerInfo, negotiateCipher, protocolFlags, readClientPeerInfo } from './ncp.js';
+import type { ClientAddresses } from './push-list.js';
 import { ServerTlsChannel, type ServerTlsConfig } from './server-tls.js';
-import type { VpnAddresses } from './vpn-addresses.js';
 
 /** What a client needs from the server shell. */
 export interface ServerPlane {
@@ -52,8 +52,7 @@ export interface ServerPlane {
   send(client: ServerClient, packet: Buffer): void;
   /**
    * The client passed TLS and key-method 2: the server decides (addresses, limits; later auth,
-   * ccd, client-connect). Returns its push options (without peer-id, cipher, protocol flags), or an
-   * error message to refuse it.
+   * ccd, client-connect). Returns its whole PUSH_REPLY option list, or an error message to refuse it.
    */
   admit(client: ServerClient): { push: string[] } | { refuse: string };
   /** peer-new (UDP) or peer-set (TCP) with the VPN addresses and keepalive. */
@@ -73,7 +72,8 @@ export interface ClientRecord {
   proto: 'udp' | 'tcp';
   commonName: string | undefined;
   username: string | undefined;
-  vpn: VpnAddresses | undefined;
+  /** The addresses pushed (and on its peer), once admitted. */
+  vpn: ClientAddresses | undefined;
   cipher: string | undefined;
   peerInfo: ClientPeerInfo | undefined;
   connectedSinceMs: number | undefined;
@@ -89,7 +89,6 @@ export class ServerClient {
   private up = false;
   private dco: DcoKeys | undefined;
   private tlsEkm = false;
-  private ccExit = false;
   private push: string[] = [];
   private readonly exhausted = new Set<number>();
 
@@ -239,9 +238,7 @@ export class ServerClient {
           `no common data cipher: the client offers ${info.ciphers.join(':') || '(none)'}, the server has ${this.plane.dataCiphers.join(':')}`,
         );
       this.record.cipher = cipher;
-      const flags = protocolFlags(info.proto);
-      this.tlsEkm = flags.tlsEkm;
-      this.ccExit = flags.ccExit;
+      this.tlsEkm = protocolFlags(info.proto).tlsEkm;
     }
     const mine: KeySource = { random1: randomBytes(32), random2: randomBytes(32) };
     const msg = encodeKeyMethod2({ keySource: mine, options: this.plane.occ }, 'server');
@@ -297,32 +294,13 @@ export class ServerClient {
     }
   }
 
-  /** The per-client options after the server's (push.c prepare_push_reply). */
-  private pushOptions(): string[] {
-    const out = [...this.push];
-    const v = this.record.vpn;
-    if (v?.v6 !== undefined && this.serverIpv6 !== undefined)
-      out.push(`ifconfig-ipv6 ${v.v6.address}/${v.v6.prefix} ${this.serverIpv6}`);
-    if (v?.v4 !== undefined) out.push(`ifconfig ${v.v4.local} ${v.v4.remoteOrNetmask}`);
-    out.push(`peer-id ${this.peerId}`);
-    out.push(`cipher ${this.record.cipher}`);
-    const flags: string[] = [];
-    if (this.ccExit) flags.push('cc-exit');
-    if (this.tlsEkm) flags.push('tls-ekm');
-    if (flags.length > 0) out.push(`protocol-flags ${flags.join(' ')}`);
-    if (this.tlsEkm && !this.ccExit) out.push('key-derivation tls-ekm');
-    return out;
-  }
-
-  /** The server's own IPv6 tunnel address (for ifconfig-ipv6's second word); set by the server. */
-  serverIpv6: string | undefined;
   /** UDP: where the client's packets come from and ours go (follows a float). */
   remote: { addr: string; port: number } | undefined;
 
   private sendPushReply(): void {
     const tls = this.tls;
     if (tls === undefined || this.closed) return;
-    const replies = buildPushReplies(this.pushOptions());
+    const replies = buildPushReplies(this.push);
     for (const r of replies) tls.socket.write(encodeControlMessage(r));
     this.plane.log(`${this.tag()} SENT CONTROL: '${replies.join("' '")}'`);
     this.queuePump();

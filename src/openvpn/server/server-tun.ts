@@ -9,7 +9,6 @@ import type { OvpnApi } from '../../api/ovpn-api.js';
 import type { ServerOptions } from '../../config/server-options.js';
 import { parseIPv4, parseIPv6 } from '../../net/ip-address.js';
 import { Rtnl } from '../../routing/rtnl-config.js';
-import { ipv4ToU32, netmaskToPrefix, u32ToIpv4 } from './vpn-addresses.js';
 
 export class ServerTun {
   private closedNow = false;
@@ -100,4 +99,19 @@ export class ServerTun {
       // already gone
     }
   }
+}
+
+function ipv4ToU32(s: string): number {
+  return parseIPv4(s).readUInt32BE(0);
+}
+
+function u32ToIpv4(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+function netmaskToPrefix(mask: string): number {
+  const v = ipv4ToU32(mask);
+  let n = 0;
+  while (n < 32 && (v & (0x80000000 >>> n)) !== 0) n++;
+  return n;
 }

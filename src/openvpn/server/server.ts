@@ -51,11 +51,12 @@ import { tcpListen } from '../../transport/tcp-socket.js';
 import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2 } from '../../wire/opcode.js';
 import { tcpFrame } from '../data-plane-link.js';
+import { IfconfigPool, POOL_EXHAUSTED, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
+import { buildPushList, clientAddresses, type ServerAddressing } from './push-list.js';
 import { type ClientRecord, ServerClient, type ServerPlane } from './server-client.js';
 import { loadServerTls, type ServerTlsConfig } from './server-tls.js';
 import { ServerTun } from './server-tun.js';
 import { makeServerWrapFactory } from './server-wrap.js';
-import { AddressAssigner } from './vpn-addresses.js';
 
 /** The anchor peer's id: above every client's (2.6 peer-ids are < max-clients). */
 const ANCHOR_PEER_ID = 0xfffffe;
@@ -75,7 +76,8 @@ export class OpenvpnServer {
   private readonly byAddress = new Map<string, ServerClient>();
   private readonly bySocket = new Map<string, ServerClient>();
   private readonly tcpFds = new Map<ServerClient, number>();
-  private readonly vpnOf = new Map<ServerClient, ReturnType<AddressAssigner['acquire']>>();
+  /** The pool entry each client holds. */
+  private readonly leases = new Map<ServerClient, PoolLease>();
   private readonly unsubscribe: (() => void)[] = [];
   /** Accepted streams whose first frame (the client's reset) has not come yet, by socket identity. */
   private readonly tcpPending = new Map<string, TcpPending>();
@@ -83,7 +85,8 @@ export class OpenvpnServer {
   private listenFd = -1;
   private acceptWatch: FdWatcher | undefined;
   private stopped = false;
-  private readonly pool: AddressAssigner;
+  private readonly pool: IfconfigPool | undefined;
+  private readonly addressing: ServerAddressing;
   private readonly plane: ServerPlane;
   private newWrap: (first: number) => ControlWrap = () => {
     throw new Error('not started');
@@ -97,7 +100,19 @@ export class OpenvpnServer {
     private readonly tun: ServerTun,
     tls: ServerTlsConfig,
   ) {
-    this.pool = new AddressAssigner(o);
+    const poolOptions = poolOptionsFromServer(o);
+    this.pool = poolOptions === undefined ? undefined : new IfconfigPool(poolOptions);
+    for (const n of this.pool?.notes ?? []) run.log(n);
+    this.addressing = {
+      topology: o.topology,
+      subnetNetmask:
+        o.pool?.netmask ??
+        (o.ifconfig?.topology === 'subnet' && o.ifconfig.remoteOrPrefix.includes('.')
+          ? o.ifconfig.remoteOrPrefix
+          : undefined),
+      serverLocal: o.ifconfig?.local,
+      serverIpv6: o.ifconfigIpv6,
+    };
     this.plane = {
       log: run.log,
       tls,
@@ -299,7 +314,6 @@ export class OpenvpnServer {
         nowMs: Date.now(),
       });
       const c = new ServerClient(session, this.plane, this.freePeerId(), from, 'udp');
-      c.serverIpv6 = this.o.ifconfigIpv6?.address;
       this.clients.set(c.peerId, c);
       this.byAddress.set(from, c);
       this.listener!.attach(from);
@@ -376,7 +390,6 @@ export class OpenvpnServer {
       nowMs,
     });
     const c = new ServerClient(session, this.plane, p.peerId, safeKey(addr, port), 'tcp');
-    c.serverIpv6 = this.o.ifconfigIpv6?.address;
     this.clients.set(p.peerId, c);
     this.bySocket.set(socket, c);
     this.tcpFds.set(c, p.fd);
@@ -414,23 +427,46 @@ export class OpenvpnServer {
 
   // ---- clients ------------------------------------------------------------------------------------
 
-  /** SEAM (pool, ccd, auth, client-connect): may this client in, with which addresses and pushes. */
+  /**
+   * SEAM (ccd, auth, client-connect): may this client in, with which addresses and which PUSH_REPLY
+   * options. Called after TLS and key-method 2, with the CN, peer-info and cipher known. The pool
+   * lease is taken here (2.6 multi_select_virtual_addr); a ccd's ClientConfig goes into
+   * clientAddresses / buildPushList where `undefined` is passed now.
+   */
   private admit(c: ServerClient): { push: string[] } | { refuse: string } {
-    const vpn = this.pool.acquire();
-    if (vpn === undefined && this.o.pool !== undefined) return { refuse: 'no free address in the pool' };
-    this.vpnOf.set(c, vpn);
-    c.record.vpn = vpn;
-    return { push: [...this.o.push] };
+    const lease = this.pool?.acquire(c.record.commonName);
+    if (lease === undefined && this.pool !== undefined) {
+      this.run.log(POOL_EXHAUSTED);
+      return { refuse: 'no free address in the pool' };
+    }
+    if (lease !== undefined) this.leases.set(c, lease);
+    const addresses = clientAddresses(this.addressing, lease, undefined);
+    c.record.vpn = addresses;
+    const info = c.record.peerInfo;
+    const ivMtu = info?.vars.get('IV_MTU');
+    const push = buildPushList({
+      serverPush: this.o.push,
+      client: undefined,
+      addresses,
+      ivProto: info?.proto ?? 0,
+      peerId: c.peerId,
+      cipher: c.record.cipher,
+      ncp: (info?.ciphers.length ?? 0) > 0,
+      ivMtu: ivMtu === undefined ? undefined : Number(ivMtu),
+      tunMtu: this.o.tunMtu,
+    });
+    return { push };
   }
 
   /** peer-new (UDP, with the real address) or peer-set (TCP) with VPN addresses and keepalive. */
   private async addPeer(c: ServerClient): Promise<void> {
     const v = c.record.vpn;
     const vpn = {
-      ...(v?.v4 !== undefined ? { 'vpn-ipv4': v.v4.local } : {}),
-      'vpn-ipv6': v?.v6 !== undefined ? v.v6.address : '::',
+      ...(v?.ifconfig !== undefined ? { 'vpn-ipv4': v.ifconfig.local } : {}),
+      'vpn-ipv6': v?.ifconfigIpv6 !== undefined ? v.ifconfigIpv6.local : '::',
     };
-    if (v?.v4 === undefined && v?.v6 === undefined) throw new Error('the client has no VPN address');
+    if (v?.ifconfig === undefined && v?.ifconfigIpv6 === undefined)
+      throw new Error('the client has no VPN address');
     const keepalive =
       this.o.ping > 0 && this.o.pingRecvTimeout > 0
         ? { 'keepalive-interval': this.o.ping, 'keepalive-timeout': this.o.pingRecvTimeout }
@@ -500,9 +536,9 @@ export class OpenvpnServer {
       this.tcpFds.delete(c);
       closeFd(fd);
     }
-    const vpn = this.vpnOf.get(c);
-    this.vpnOf.delete(c);
-    if (vpn !== undefined) this.pool.release(vpn);
+    const lease = this.leases.get(c);
+    this.leases.delete(c);
+    if (lease !== undefined) this.pool?.release(lease.handle, false, Math.floor(Date.now() / 1000));
   }
 
   /** 2.6 multi_assign_peer_id: the lowest id no client has. */

@@ -1,8 +1,8 @@
 /**
  * A netns lab for the ovpn-ts server against stock OpenVPN 2.6 clients: a server namespace joined to
  * each client namespace by its own veth pair (a star), a throwaway PKI (a client certificate per
- * client, CN `<prefix>-c<i>`), the ovpn-ts server from ServerOptions built here the way 2.6's
- * `server` helper expands `server 10.<x>.0.0 255.255.255.0` (net30 or subnet), and `openvpn` clients.
+ * client, CN `<prefix>-c<i>`), the ovpn-ts server (`ovpn-ts --config server.conf` with the
+ * `server` / `server-ipv6` helpers, net30 or subnet), and stock `openvpn` clients.
  *
  *   veth i: server end 10.76.<i>.1/24, client end 10.76.<i>.2/24 (i = 1..n)
  *   tunnel: 10.75.0.0/24, the server 10.75.0.1; IPv6 fd75::/64, the server fd75::1
@@ -14,7 +14,6 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerOptions } from '../../../src/config/server-options.js';
 import { NetnsLab } from '../../../src/lab/netns.js';
 import { issue, makeCa } from '../../support/pki.js';
 import { repoRoot } from '../../support/repo.js';
@@ -35,105 +34,33 @@ export interface TunnelPlan {
   dev: string;
   clientToClient?: boolean;
   renegSec?: number;
-  extra?: Partial<ServerOptions>;
+  /** More config lines. */
+  extra?: string[];
 }
 
-/** ServerOptions as 2.6 expands `server 10.<net>.0.0 255.255.255.0` + `server-ipv6 fd<net>::/64`. */
-export function serverOptions(dir: string, p: TunnelPlan): ServerOptions {
-  const base = `10.${p.net}.0`;
-  const at = { file: 'test', line: 0 };
-  const net30 = p.topology === 'net30';
-  const ref = (name: string) => ({ kind: 'path' as const, path: join(dir, name), dir });
-  return {
-    listen: { proto: p.proto, family: 'dual', local: undefined, port: p.port },
-    dev: p.dev,
-    devType: 'tun',
-    topology: p.topology,
-    tunMtu: 1500,
-    mssfix: { value: 1492, mode: 'default' },
-    ifconfig: net30
-      ? { local: `${base}.1`, remoteOrPrefix: `${base}.2`, topology: 'net30' }
-      : { local: `${base}.1`, remoteOrPrefix: '255.255.255.0', topology: 'subnet' },
-    ifconfigIpv6: { address: `fd${p.net}::1`, prefix: 64 },
-    pool: net30
-      ? { start: `${base}.4`, end: `${base}.251`, netmask: undefined }
-      : { start: `${base}.2`, end: `${base}.253`, netmask: '255.255.255.0' },
-    poolIpv6: { address: `fd${p.net}::1000`, prefix: 64 },
-    poolPersist: undefined,
-    duplicateCn: false,
-    maxClients: 1024,
-    clientToClient: p.clientToClient ?? false,
-    clientConfigDir: undefined,
-    ccdExclusive: false,
-    routes: net30
-      ? [{ network: `${base}.0`, netmask: '255.255.255.0', gateway: undefined, metric: undefined, at }]
-      : [],
-    routesIpv6: [],
-    routeGateway: net30 ? undefined : `${base}.1`,
-    push: net30
-      ? [`route ${base}.1`, 'topology net30', 'ping 10', 'ping-restart 60']
-      : [`route-gateway ${base}.1`, 'topology subnet', 'ping 10', 'ping-restart 60'],
-    ca: ref('ca.crt'),
-    capath: undefined,
-    cert: ref('server.crt'),
-    key: ref('server.key'),
-    extraCerts: undefined,
-    pkcs12: undefined,
-    askpass: undefined,
-    dh: 'none',
-    verifyClientCert: 'require',
-    remoteCertTls: undefined,
-    remoteCertEku: undefined,
-    remoteCertKu: undefined,
-    nsCertType: undefined,
-    verifyX509Name: undefined,
-    crlVerify: undefined,
-    tlsVersionMin: '1.2',
-    tlsVersionMax: undefined,
-    tlsCipher: undefined,
-    tlsCiphersuites: undefined,
-    tlsGroups: undefined,
-    tlsCertProfile: undefined,
-    tlsWrap: undefined,
-    tlsCryptV2Verify: undefined,
-    tlsCryptV2ForceCookie: true,
-    dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'],
-    dataCiphersFallback: undefined,
-    cipher: undefined,
-    auth: 'SHA1',
-    compression: 'none',
-    allowCompression: undefined,
-    renegSec: p.renegSec ?? 3600,
-    renegBytes: 0,
-    renegPkts: 0,
-    handWindow: 60,
-    tranWindow: 3600,
-    tlsTimeout: 2,
-    ping: 10,
-    pingRecvTimeout: 120,
-    explicitExitNotify: 1,
-    authUserPassVerify: undefined,
-    usernameAsCommonName: false,
-    authUserPassOptional: false,
-    authGenToken: undefined,
-    authGenTokenSecret: undefined,
-    scriptSecurity: 1,
-    scripts: {},
-    tmpDir: '/tmp',
-    connectFreq: undefined,
-    connectFreqInitial: { n: 100, seconds: 10 },
-    status: undefined,
-    statusVersion: 1,
-    verb: 4,
-    log: undefined,
-    daemon: undefined,
-    writepid: undefined,
-    persistTun: false,
-    persistKey: false,
-    setenv: new Map(),
-    notes: [],
-    ...p.extra,
-  };
+/** A server.conf for the plan: `server` + `server-ipv6` helpers, certificates in `dir`. */
+export function serverConfig(dir: string, p: TunnelPlan): string {
+  return [
+    `server 10.${p.net}.0.0 255.255.255.0`,
+    `server-ipv6 fd${p.net}::/64`,
+    `topology ${p.topology}`,
+    `dev ${p.dev}`,
+    'dev-type tun',
+    `proto ${p.proto === 'udp' ? 'udp' : 'tcp-server'}`,
+    `port ${p.port}`,
+    `ca ${join(dir, 'ca.crt')}`,
+    `cert ${join(dir, 'server.crt')}`,
+    `key ${join(dir, 'server.key')}`,
+    'dh none',
+    'keepalive 10 60',
+    'data-ciphers AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305',
+    'verb 4',
+    ...(p.proto === 'udp' ? ['explicit-exit-notify 1'] : []),
+    ...(p.renegSec === undefined ? [] : [`reneg-sec ${p.renegSec}`]),
+    ...(p.clientToClient ? ['client-to-client'] : []),
+    ...(p.extra ?? []),
+    '',
+  ].join('\n');
 }
 
 export interface ServerLab {
@@ -187,10 +114,11 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       lab.veth(nsS, `${prefix}${i}a`, [`${vethServer(i)}/24`], ns, `${prefix}${i}b`, [`10.76.${i}.2/24`]);
     }
     const startServer = async (p: TunnelPlan): Promise<LineWatcher> => {
-      const file = join(dir, `server-${p.proto}-${p.port}.json`);
-      writeFileSync(file, JSON.stringify(serverOptions(dir, p)));
+      const file = join(dir, `server-${p.proto}-${p.port}.conf`);
+      writeFileSync(file, serverConfig(dir, p));
       const child: ChildProcess = lab.spawn(nsS, process.execPath, [
-        join(repoRoot(), 'dist/test/netns/openvpn-server/run-server.js'),
+        join(repoRoot(), 'dist/src/openvpn/main.js'),
+        '--config',
         file,
       ]);
       const w = new LineWatcher(child);
