@@ -112,6 +112,7 @@ export class ServerSession {
   private lame: KeyState | undefined;
   private readonly dropCounts = new Map<ServerDropReason, number>();
   private _renegotiations = 0;
+  private _renegotiatedBy: 'client' | 'server' | undefined;
 
   constructor(opts: ServerSessionOptions) {
     for (const [sid, what] of [
@@ -160,6 +161,11 @@ export class ServerSession {
 
   get renegotiations(): number {
     return this._renegotiations;
+  }
+
+  /** Who started the current key state's renegotiation (undefined for key-id 0). */
+  get renegotiatedBy(): 'client' | 'server' | undefined {
+    return this._renegotiatedBy;
   }
 
   /** Everything we sent on the current key state has been acked. */
@@ -255,7 +261,7 @@ export class ServerSession {
       this.primary.state === 'established' &&
       p.keyId === nextKeyId(this.primary.keyId)
     ) {
-      this.softReset(nowMs);
+      this.softReset(nowMs, 'client');
       renegotiation = true;
     }
     if (p.keyId !== this.primary.keyId) return this.drop('key-id');
@@ -352,7 +358,8 @@ export class ServerSession {
     };
   }
 
-  private softReset(nowMs: number): void {
+  private softReset(nowMs: number, by: 'client' | 'server' = 'server'): void {
+    this._renegotiatedBy = by;
     const old = this.primary;
     old.mustDieMs = nowMs + this.tranWindowMs;
     old.held = [];

@@ -203,7 +203,10 @@ export class ServerClient {
     this.tls = tls;
     this.tlsKeyId = keyId;
     old?.destroy();
-    if (keyId !== 0) this.plane.log(`${this.tag()} TLS: soft reset, new key-id ${keyId}`);
+    if (keyId !== 0)
+      this.plane.log(
+        `${this.tag()} TLS: soft reset by the ${this.session.renegotiatedBy}, new key-id ${keyId}`,
+      );
     this.runKeyState(keyId, tls).catch((e: unknown) =>
       this.fail(e instanceof Error ? e : new Error(String(e))),
     );

@@ -28,6 +28,7 @@ import { OvpnApi } from '../../api/ovpn-api.js';
 import type { ReadFileFn } from '../../config/load.js';
 import type { ServerOptions } from '../../config/server-options.js';
 import type { DataChannelKeys } from '../../control/key-expansion.js';
+import { IvProto } from '../../control/key-method2.js';
 import { type ListenerVerdict, ServerListener } from '../../control/listener.js';
 import { type ControlPacket, decodeControl, PacketError } from '../../control/packet.js';
 import { maxControlPayload } from '../../control/reliable.js';
@@ -448,7 +449,9 @@ export class OpenvpnServer {
       serverPush: this.o.push,
       client: undefined,
       addresses,
-      ivProto: info?.proto ?? 0,
+      // dynamic tls-crypt for renegotiations (2.6 ssl.c tls_session_generate_dynamic_tls_crypt_key) is
+      // not implemented yet: not announcing it keeps the client on the configured control wrap
+      ivProto: (info?.proto ?? 0) & ~IvProto.DYN_TLS_CRYPT,
       peerId: c.peerId,
       cipher: c.record.cipher,
       ncp: (info?.ciphers.length ?? 0) > 0,

@@ -162,7 +162,12 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       return w;
     };
     const ping = async (ns: string, dst: string, count = 3) => {
-      const r = await lab.run(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', dst], 20_000);
+      const r = await lab.run(
+        ns,
+        'ping',
+        ['-c', String(count), '-i', '0.2', '-W', '2', dst],
+        count * 200 + 15_000,
+      );
       const m = /(\d+) received/.exec(r.stdout);
       return { received: m ? Number(m[1]) : 0, out: r.stdout + r.stderr };
     };

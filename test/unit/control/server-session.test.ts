@@ -186,6 +186,7 @@ describe('server control core against the client session', () => {
         assert.notEqual(k, undefined);
         settle(p);
         assert.equal(p.client.keyId, server.keyId, 'both sides on the same key state');
+        assert.equal(server.renegotiatedBy, who);
         const keyId = server.keyId;
         seen.push(keyId);
         p.client.sendTls(Buffer.from(`c${keyId}`), keyId);
