@@ -40,6 +40,7 @@ export class ServerTun {
     const rtnl = new Rtnl();
     try {
       const ifindex = this.ifindex;
+      if (o.clientToClient) this.api.setClientToClient(ifindex, true);
       rtnl.setLink(ifindex, { mtu: o.tunMtu });
       rtnl.setLink(ifindex, { up: true });
       let gateway4: string | undefined = o.routeGateway;
