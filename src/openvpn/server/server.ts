@@ -195,6 +195,8 @@ export class OpenvpnServer {
       await Promise.all([...this.clients.values()].map((c) => c.sendRestart(ms)));
     }
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
+    for (const p of this.tcpPending.values()) closeFd(p.fd);
+    this.tcpPending.clear();
     for (const u of this.unsubscribe.splice(0)) u();
     this.acceptWatch?.close();
     if (!this.tun.closed) this.tun.close();
@@ -217,6 +219,12 @@ export class OpenvpnServer {
         if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex) {
           const c = this.clients.get(n.msg.peer.id);
           if (c !== undefined) this.clientGone(c, `peer gone: ${n.msg.peer['del-reason']}`);
+          // a stream that closed (or idled out) before its first packet
+          for (const [socket, p] of this.tcpPending) {
+            if (p.peerId !== n.msg.peer.id) continue;
+            this.tcpPending.delete(socket);
+            closeFd(p.fd);
+          }
         } else if (n.name === 'key-swap-ntf' && n.msg.ifindex === this.ifindex) {
           this.clients.get(n.msg.keyconf['peer-id'])?.keyExhausted(n.msg.keyconf['key-id']);
         } else if (n.name === 'peer-float-ntf' && n.msg.ifindex === this.ifindex) {
