@@ -76,7 +76,12 @@ export interface ClientRecord {
   vpn: ClientAddresses | undefined;
   cipher: string | undefined;
   peerInfo: ClientPeerInfo | undefined;
+  /** When the instance was made (its first packet); epoch ms. */
+  createdMs: number;
+  /** When it was admitted and its data channel came up; epoch ms. */
   connectedSinceMs: number | undefined;
+  /** Counts up for every client the server made (2.6's management cid). */
+  clientId: number;
 }
 
 export class ServerClient {
@@ -98,8 +103,11 @@ export class ServerClient {
     peerId: number,
     realAddress: string,
     proto: 'udp' | 'tcp',
+    clientId = 0,
   ) {
     this.record = {
+      createdMs: Date.now(),
+      clientId,
       peerId,
       realAddress,
       proto,

@@ -58,6 +58,8 @@ import { type ClientRecord, ServerClient, type ServerPlane } from './server-clie
 import { loadServerTls, type ServerTlsConfig } from './server-tls.js';
 import { ServerTun } from './server-tun.js';
 import { makeServerWrapFactory } from './server-wrap.js';
+import type { StatusClient, StatusSnapshot } from './status-file.js';
+import { ovpnTsTitle, type StatusFileTask, startServerStatusFile } from './status-writer.js';
 
 /** The anchor peer's id: above every client's (2.6 peer-ids are < max-clients). */
 const ANCHOR_PEER_ID = 0xfffffe;
@@ -86,6 +88,8 @@ export class OpenvpnServer {
   private listenFd = -1;
   private acceptWatch: FdWatcher | undefined;
   private stopped = false;
+  private status: StatusFileTask | undefined;
+  private nextClientId = 0;
   private readonly pool: IfconfigPool | undefined;
   private readonly addressing: ServerAddressing;
   private readonly plane: ServerPlane;
@@ -159,6 +163,11 @@ export class OpenvpnServer {
         await server.stop();
         throw e;
       }
+      server.status = startServerStatusFile(
+        o,
+        () => server.statusSnapshot(),
+        (m) => run.log(`status: ${m}`),
+      );
       run.log('Initialization Sequence Completed');
       return server;
     } catch (e) {
@@ -182,6 +191,37 @@ export class OpenvpnServer {
     }
   }
 
+  /** SEAM (status file, management): the clients, their addresses and counters, as 2.6 lists them. */
+  statusSnapshot(): StatusSnapshot {
+    const clients: StatusClient[] = [];
+    const routes: StatusSnapshot['routes'] = [];
+    const nowSec = Math.floor(Date.now() / 1000);
+    for (const c of this.clients.values()) {
+      const r = c.record;
+      const info = this.peerCounters(r.peerId);
+      const [address, port] = splitAddress(r.realAddress);
+      const sc: StatusClient = {
+        commonName: r.commonName,
+        real: { address, port },
+        virtualIpv4: r.vpn?.ifconfig?.local,
+        virtualIpv6: r.vpn?.ifconfigIpv6?.local,
+        bytesReceived: info?.['link-rx-bytes'] ?? 0,
+        bytesSent: info?.['link-tx-bytes'] ?? 0,
+        connectedSince: Math.floor(r.createdMs / 1000),
+        username: r.username,
+        clientId: r.clientId,
+        peerId: r.peerId,
+        cipher: r.cipher ?? 'none',
+      };
+      clients.push(sc);
+      for (const a of [sc.virtualIpv4, sc.virtualIpv6]) {
+        if (a !== undefined && c.isUp)
+          routes.push({ address: a, prefix: undefined, cached: false, client: sc, lastRef: nowSec });
+      }
+    }
+    return { title: ovpnTsTitle(), clients, routes, maxBcastQueue: 0, dcoEnabled: true };
+  }
+
   /**
    * Ends the server: RESTART to the clients (explicit-exit-notify), then every client, the device and
    * the sockets go. Idempotent.
@@ -197,6 +237,7 @@ export class OpenvpnServer {
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
     for (const p of this.tcpPending.values()) closeFd(p.fd);
     this.tcpPending.clear();
+    this.status?.close();
     for (const u of this.unsubscribe.splice(0)) u();
     this.acceptWatch?.close();
     if (!this.tun.closed) this.tun.close();
@@ -322,7 +363,7 @@ export class OpenvpnServer {
         reliable: { initialTimeoutSec: this.o.tlsTimeout },
         nowMs: Date.now(),
       });
-      const c = new ServerClient(session, this.plane, this.freePeerId(), from, 'udp');
+      const c = new ServerClient(session, this.plane, this.freePeerId(), from, 'udp', this.nextClientId++);
       this.clients.set(c.peerId, c);
       this.byAddress.set(from, c);
       this.listener!.attach(from);
@@ -398,7 +439,14 @@ export class OpenvpnServer {
       reliable: { initialTimeoutSec: this.o.tlsTimeout },
       nowMs,
     });
-    const c = new ServerClient(session, this.plane, p.peerId, safeKey(addr, port), 'tcp');
+    const c = new ServerClient(
+      session,
+      this.plane,
+      p.peerId,
+      safeKey(addr, port),
+      'tcp',
+      this.nextClientId++,
+    );
     this.clients.set(p.peerId, c);
     this.bySocket.set(socket, c);
     this.tcpFds.set(c, p.fd);
@@ -599,4 +647,11 @@ function resolveIfname(dev: string): string {
 function occString(o: ServerOptions): string {
   const proto = o.listen.proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER';
   return `V4,dev-type tun,link-mtu 1559,tun-mtu ${o.tunMtu},proto ${proto},auth ${o.auth},keysize 128,key-method 2,tls-server`;
+}
+
+/** "a.b.c.d:port" / "[v6]:port" back into address and port. */
+function splitAddress(key: string): [string, number] {
+  const colon = key.lastIndexOf(':');
+  const host = key.slice(0, colon);
+  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(key.slice(colon + 1))];
 }

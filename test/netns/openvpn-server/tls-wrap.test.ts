@@ -25,7 +25,8 @@ describe('ovpn-ts server: tls-auth and tls-crypt', { skip: serverLabSkip() }, ()
     it(`${mode}: UDP and TCP clients connect and ping; a wrong key gets nowhere`, async (t) => {
       const ws: LineWatcher[] = [];
       t.after(async () => {
-        for (const w of ws) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+        for (const w of ws)
+          if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
         await Promise.all(ws.map((w) => w.waitExit(5000)));
       });
       const key = join(s.dir, 'ta.key');
@@ -46,7 +47,10 @@ describe('ovpn-ts server: tls-auth and tls-crypt', { skip: serverLabSkip() }, ()
       }
       const wrong = s.startClient(3, 'udp', 1194, clientArgs(join(s.dir, 'other.key')));
       await assert.rejects(wrong, /timed out/);
-      assert.ok(!udp.out.some((l) => l.includes('new connection from 10.76.3.')), 'no session for the wrong key');
+      assert.ok(
+        !udp.out.some((l) => l.includes('new connection from 10.76.3.')),
+        'no session for the wrong key',
+      );
     });
   }
 });
