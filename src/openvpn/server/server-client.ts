@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  authFailed,
   buildPushReplies,
   ControlMessageReader,
   encodeControlMessage,
@@ -96,6 +97,7 @@ export class ServerClient {
   private tlsEkm = false;
   private push: string[] = [];
   private readonly exhausted = new Set<number>();
+  private timerRefused: NodeJS.Timeout | undefined;
 
   constructor(
     readonly session: ServerSession,
@@ -187,6 +189,7 @@ export class ServerClient {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.timerRefused);
     this.session.abort('closed');
     this.tls?.destroy();
   }
@@ -258,7 +261,14 @@ export class ServerClient {
     const keys = this.keys(tls, theirs, mine);
     if (keyId === 0) {
       const verdict = this.plane.admit(this);
-      if ('refuse' in verdict) throw new Error(`refused: ${verdict.refuse}`);
+      if ('refuse' in verdict) {
+        // 2.6 tells the client AUTH_FAILED and lets the instance go a little later
+        this.plane.log(`${this.tag()} refused: ${verdict.refuse}`);
+        tls.socket.write(encodeControlMessage(authFailed()));
+        this.queuePump();
+        this.timerRefused = setTimeout(() => this.plane.gone(this, `refused: ${verdict.refuse}`), 1000);
+        return;
+      }
       this.push = verdict.push;
       await this.plane.addPeer(this);
       if (!current()) return;

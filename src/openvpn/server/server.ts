@@ -23,10 +23,11 @@
  * ccd, auth, client-connect), `clientGone` (client-disconnect, pool release, learn-address), and
  * `clientRecords` (status file, management).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { PeerInfo } from '../../api/messages.js';
 import { OvpnApi } from '../../api/ovpn-api.js';
 import type { ReadFileFn } from '../../config/load.js';
-import type { ServerOptions } from '../../config/server-options.js';
+import type { ClientConfig, ServerOptions } from '../../config/server-options.js';
 import type { DataChannelKeys } from '../../control/key-expansion.js';
 import { IvProto } from '../../control/key-method2.js';
 import { type ListenerVerdict, ServerListener } from '../../control/listener.js';
@@ -52,6 +53,7 @@ import { tcpListen } from '../../transport/tcp-socket.js';
 import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2 } from '../../wire/opcode.js';
 import { tcpFrame } from '../data-plane-link.js';
+import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
 import { IfconfigPool, POOL_EXHAUSTED, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
 import { buildPushList, clientAddresses, type ServerAddressing } from './push-list.js';
 import { type ClientRecord, ServerClient, type ServerPlane } from './server-client.js';
@@ -491,19 +493,24 @@ export class OpenvpnServer {
    * clientAddresses / buildPushList where `undefined` is passed now.
    */
   private admit(c: ServerClient): { push: string[] } | { refuse: string } {
-    const lease = this.pool?.acquire(c.record.commonName);
-    if (lease === undefined && this.pool !== undefined) {
+    const cn = c.record.commonName;
+    const ccd = this.clientConfig(cn);
+    if ('refuse' in ccd) return ccd;
+    const cc = ccd.config;
+    // an ifconfig-push address is the client's own: no pool entry (multi_select_virtual_addr)
+    const lease = cc?.ifconfigPush !== undefined ? undefined : this.pool?.acquire(cn);
+    if (lease === undefined && this.pool !== undefined && cc?.ifconfigPush === undefined) {
       this.run.log(POOL_EXHAUSTED);
       return { refuse: 'no free address in the pool' };
     }
     if (lease !== undefined) this.leases.set(c, lease);
-    const addresses = clientAddresses(this.addressing, lease, undefined);
+    const addresses = clientAddresses(this.addressing, lease, cc);
     c.record.vpn = addresses;
     const info = c.record.peerInfo;
     const ivMtu = info?.vars.get('IV_MTU');
     const push = buildPushList({
       serverPush: this.o.push,
-      client: undefined,
+      client: cc,
       addresses,
       // dynamic tls-crypt for renegotiations (2.6 ssl.c tls_session_generate_dynamic_tls_crypt_key) is
       // not implemented yet: not announcing it keeps the client on the configured control wrap
@@ -515,6 +522,34 @@ export class OpenvpnServer {
       tunMtu: this.o.tunMtu,
     });
     return { push };
+  }
+
+  /**
+   * The client's client-config-dir file (multi_client_connect_source_ccd): its own, else DEFAULT;
+   * ccd-exclusive refuses a client without its own file; `disable` refuses it. Bad lines are logged
+   * and skipped, as 2.6 does.
+   */
+  private clientConfig(cn: string | undefined): { config: ClientConfig | undefined } | { refuse: string } {
+    const dir = this.o.clientConfigDir;
+    if (dir === undefined) return { config: undefined };
+    if (this.o.ccdExclusive) {
+      const why = ccdExclusiveRefusal(dir, cn, existsSync);
+      if (why !== undefined) return { refuse: why };
+    }
+    const file = findCcdFile(dir, cn ?? '', existsSync);
+    if (file === undefined) return { config: undefined };
+    let r: ReturnType<typeof readClientConfig>;
+    try {
+      r = readClientConfig(readFileSync(file, 'utf8'), file, {
+        serverIfconfigIpv6: this.o.ifconfigIpv6?.address,
+        readFile: (p) => readFileSync(p, 'utf8'),
+      });
+    } catch (e) {
+      return { refuse: `client-config-dir: ${(e as Error).message}` };
+    }
+    for (const e of r.errors) this.run.log(`client-config-dir: ${e.message}`);
+    if (r.config.disable) return { refuse: `client-config-dir: ${file}: disable` };
+    return { config: r.config };
   }
 
   /** peer-new (UDP, with the real address) or peer-set (TCP) with VPN addresses and keepalive. */
