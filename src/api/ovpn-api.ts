@@ -121,6 +121,16 @@ export class OvpnApi {
     return n;
   }
 
+  /**
+   * client-to-client on an MP device (ours, not a netlink op: the kernel's ovpn has none): packets
+   * from one peer to another peer's VPN address go straight to it instead of up the TUN.
+   */
+  setClientToClient(ifindex: number, on: boolean): void {
+    const dev = this.device({ ifindex });
+    if (dev.mode !== 'mp') throw einval('client-to-client needs an MP device', 'ifindex');
+    dev.dp.clientToClient = on;
+  }
+
   /** How many devices exist. */
   get deviceCount(): number {
     return this.devices.size;

@@ -68,6 +68,17 @@ export class DataPath implements PeerRouting, KeyEvents {
   /** Keepalives: their own one-slot batch and scratch, usable whatever else is in flight. */
   readonly kaBatch = new PacketBatch(1, 256);
   readonly ka = new TxScratch(1);
+  /**
+   * client-to-client (ours beyond the kernel's ovpn, which leaves it to the system's routing): a
+   * packet from one peer to another peer's VPN address is sent straight to it (xmit.ts forwardToPeer).
+   */
+  clientToClient = false;
+  private fwd: PacketBatch | undefined;
+  /** The one-slot batch client-to-client forwarding seals in (made on first use). */
+  get fwdBatch(): PacketBatch {
+    this.fwd ??= new PacketBatch(1, BATCH_MAX_PACKET);
+    return this.fwd;
+  }
   /** 16 bytes for an IPv6 next hop (peer-route.ts). */
   readonly nextHop6 = Buffer.alloc(16);
   readonly upcalls: UpcallQueue;

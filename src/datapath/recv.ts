@@ -27,6 +27,7 @@ import { clampMss } from '../wire/tcp-mss.js';
 import { aeadOpen } from './crypto.js';
 import type { DataPath } from './datapath.js';
 import { DropReason } from './drop-reason.js';
+import { forwardToPeer } from './xmit.js';
 
 const MAX_BATCHES_PER_TURN = 16;
 
@@ -156,6 +157,7 @@ export function openAndDeliver(
       drops.add(DropReason.RX_RPF);
       continue;
     }
+    if (dp.clientToClient && forwardToPeer(dp, peer, buf, inner, innerLen, ver)) continue;
     batch.offs[i] = inner;
     batch.lens[i] = innerLen;
     rx.slots[w] = i;

@@ -87,6 +87,30 @@ export function xmitBatch(dp: DataPath, batch: PacketBatch, n: number): void {
 }
 
 /**
+ * client-to-client: the decrypted inner packet at `buf[off, off+len)` from peer `from` goes to the
+ * peer owning its destination (peerByDst) when that is another peer, sealed and sent at once
+ * instead of going up the TUN (OpenVPN 2.6's userspace client-to-client; the kernel's ovpn has none).
+ * False when it is for no other peer: the caller delivers it to the TUN as usual.
+ */
+export function forwardToPeer(
+  dp: DataPath,
+  from: Peer,
+  buf: Buffer,
+  off: number,
+  len: number,
+  ver: 4 | 6,
+): boolean {
+  const to = peerByDst(dp, buf, off, ver);
+  if (to === undefined || to === from) return false;
+  const b = dp.fwdBatch;
+  b.offs[0] = b.headroom;
+  b.lens[0] = len;
+  buf.copy(b.mem.buf, b.offs[0], off, off + len);
+  xmitBatch(dp, b, 1);
+  return true;
+}
+
+/**
  * Seals the plaintext at `buf[off+24, off+24+len)` for `peer` with its primary key and the next
  * packet-id. On packet-id exhaustion the key is killed and, if this call killed it,
  * `events.keySwapNeeded` fires (exactly once however many packets hit the limit).

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClientOptions, FileRef } from '../config/client-options.js';
-import { loadClientConfig } from '../config/load.js';
+import { configRole, loadClientConfig, loadConfigDirectives } from '../config/load.js';
 import { DAEMON_CHILD_ENV, parseProgramArgs, programVersion, usageText, versionText } from './args.js';
 import { AuthUserPass } from './auth-user-pass.js';
 import { type ClientUp, OpenvpnClient } from './client.js';
@@ -35,6 +35,7 @@ import {
   type LogSink,
   streamSink,
 } from './log.js';
+import { serverMain } from './server/server-main.js';
 import type { ServerCommand } from './server-messages.js';
 import { TlsConfigCache } from './tls-config.js';
 import { KeptTun } from './tun-keeper.js';
@@ -77,6 +78,13 @@ async function main(argv: string[]): Promise<number> {
   };
   const readFileFn = (p: string) => readFile(p);
   const load = () => loadClientConfig(configArgv, { readFile: readFileFn, cwd: process.cwd() });
+
+  // a server config (`mode server`, `server`, `tls-server`) runs the server program instead
+  const role = await loadConfigDirectives(configArgv, { readFile: readFileFn, cwd: process.cwd() }).then(
+    configRole,
+    () => 'client' as const, // the client's load below reports what is wrong
+  );
+  if (role === 'server') return serverMain(configArgv, readFileFn);
 
   // Config errors go to stderr before any --log applies, as OpenVPN's "Options error:" lines do.
   let loaded: Awaited<ReturnType<typeof load>>;

@@ -52,6 +52,8 @@ export interface TlsAuthOptions {
   /** `--replay-window n t` (64 and 15 s by default). */
   readonly replayWindow?: number;
   readonly replayTimeSec?: number;
+  /** The replay id before the first one sent (0; 1 for a server session after its stateless reset). */
+  readonly firstPacketId?: number;
 }
 
 /** Digest size for an `--auth` name, or throws EINVAL. */
@@ -68,7 +70,7 @@ export class TlsAuthWrap implements ControlWrap {
   private readonly algorithm: string;
   private readonly sendKey: Buffer;
   private readonly recvKey: Buffer;
-  private readonly sender = new ReplaySender();
+  private readonly sender: ReplaySender;
   private readonly replay: ReplayWindow;
 
   /** Copies the key bytes it needs; the caller keeps `opts.key2`. Throws EINVAL for a bad key or digest. */
@@ -80,6 +82,7 @@ export class TlsAuthWrap implements ControlWrap {
     this.sendKey = Buffer.from(send.hmac.subarray(0, this.hmacSize));
     this.recvKey = Buffer.from(recv.hmac.subarray(0, this.hmacSize));
     this.overhead = this.hmacSize + REPLAY_ID_SIZE;
+    this.sender = new ReplaySender(opts.firstPacketId ?? 0);
     this.replay = new ReplayWindow(
       opts.replayWindow ?? REPLAY_WINDOW_DEFAULT,
       opts.replayTimeSec ?? REPLAY_TIME_DEFAULT_SEC,

@@ -128,6 +128,30 @@ for (const proto of ['udp', 'tcp'] as const) {
     );
 
     it(
+      'client-to-client: a packet for another client goes straight to it, without it up the TUN',
+      withLab((lab) => {
+        const { server, stun, sIfindex, sides } = mpStar(lab, proto, 3);
+        const [one, two, three] = sides;
+        one.c.tun.inject([ip4(one.c.vpn, two.c.vpn, 1)]);
+        lab.settle();
+        // off: up the server's TUN (the kernel decides), nothing to client two
+        assert.deepEqual(stun.written.map(seqOf), [1]);
+        assert.deepEqual(two.c.tun.written, []);
+        server.api.setClientToClient(sIfindex, true);
+        one.c.tun.inject([ip4(one.c.vpn, two.c.vpn, 2), ip4(one.c.vpn, '10.8.0.1', 3)]);
+        three.c.tun.inject([ip4(three.c.vpn, one.c.vpn, 4)]);
+        lab.settle();
+        assert.deepEqual(two.c.tun.written.map(seqOf), [2]);
+        assert.deepEqual(two.c.tun.written[0], ip4(one.c.vpn, two.c.vpn, 2));
+        assert.deepEqual(one.c.tun.written.map(seqOf), [4]);
+        // the server's own address still goes up its TUN
+        assert.deepEqual(stun.written.map(seqOf), [1, 3]);
+        assert.equal(peerOf(two.s).stats.get(Stat.VPN_TX_PACKETS), 1n);
+        assert.throws(() => one.c.host.api.setClientToClient(one.c.ifindex, true), /MP device/);
+      }),
+    );
+
+    it(
       "drops as RX_RPF an inner source that is not the peer's VPN address",
       withLab((lab) => {
         const { stun, sdev, sides } = mpStar(lab, proto, 2);

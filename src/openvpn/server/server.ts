@@ -1,0 +1,692 @@
+/**
+ * The ovpn-ts server (2.6 `mode server`, multi.c / mudp.c / mtcp.c) on one multipoint ovpn device:
+ * every client is a peer of that device, with its VPN addresses, keepalive and keys (2.7 dco.c
+ * dco_multi_add_new_peer and the DCO key handling), driven through the in-process OvpnApi.
+ *
+ * Transport (one per process, as 2.6: `proto udp` or `proto tcp-server`):
+ * - UDP: one socket, dual-stack by default. It is attached to the device for the server's whole life
+ *   by an anchor peer (an id no client gets, a VPN address in the discard prefix 100::/64 that nothing
+ *   routes to, no keys, no keepalive): the device reads the socket, decrypts the data of the clients'
+ *   peers and hands every other packet up here, where the listener (control/listener.ts) says what to
+ *   do: the stateless cookie reply, a new client, or the client's own session. A client's peer is
+ *   added once it passed TLS and key-method 2, with its real address as the remote.
+ * - TCP: a listening socket; each accepted stream is handed to the device at once as the peer of a new
+ *   client, with a placeholder VPN address (100::<peer-id>) until it is admitted and given its own
+ *   (peer-set); the device frames the stream and hands the control frames up.
+ *
+ * Client removal (peer gone: keepalive timeout or the stream closed; EXIT; a failed handshake or
+ * renegotiation): its peer is deleted, its addresses released. Teardown (`stop`): RESTART to every
+ * client when explicit-exit-notify is set (multi_push_restart_schedule_exit), then the device goes
+ * (with its peers, keys, addresses and routes) and the sockets are closed.
+ *
+ * The seams for the other server modules are the methods marked SEAM below: `admit` (address pool,
+ * ccd, auth, client-connect), `clientGone` (client-disconnect, pool release, learn-address), and
+ * `clientRecords` (status file, management).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { PeerInfo } from '../../api/messages.js';
+import { OvpnApi } from '../../api/ovpn-api.js';
+import type { ReadFileFn } from '../../config/load.js';
+import type { ClientConfig, ServerOptions } from '../../config/server-options.js';
+import type { DataChannelKeys } from '../../control/key-expansion.js';
+import { IvProto } from '../../control/key-method2.js';
+import { type ListenerVerdict, ServerListener } from '../../control/listener.js';
+import { type ControlPacket, decodeControl, PacketError } from '../../control/packet.js';
+import { maxControlPayload } from '../../control/reliable.js';
+import { ServerSession } from '../../control/server-session.js';
+import { newSessionId, SessionCookie } from '../../control/session-id.js';
+import type { ControlWrap } from '../../control/wrap/wrap.js';
+import { WrapError } from '../../control/wrap/wrap.js';
+import { socketInode } from '../../device/sockets.js';
+import { Endpoint } from '../../net/endpoint.js';
+import {
+  accept4,
+  close as closeFd,
+  EAGAIN,
+  EINTR,
+  errno,
+  ifNameToIndex,
+  SOCK_CLOEXEC,
+} from '../../sys/libc.js';
+import { type FdWatcher, watchFd } from '../../sys/poll.js';
+import { tcpListen } from '../../transport/tcp-socket.js';
+import { createUdpSocket } from '../../transport/udp-socket.js';
+import { OP_CONTROL_HARD_RESET_CLIENT_V2 } from '../../wire/opcode.js';
+import { tcpFrame } from '../data-plane-link.js';
+import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
+import { IfconfigPool, POOL_EXHAUSTED, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
+import { buildPushList, clientAddresses, type ServerAddressing } from './push-list.js';
+import { type ClientRecord, ServerClient, type ServerPlane } from './server-client.js';
+import { loadServerTls, type ServerTlsConfig } from './server-tls.js';
+import { ServerTun } from './server-tun.js';
+import { makeServerWrapFactory } from './server-wrap.js';
+import type { StatusClient, StatusSnapshot } from './status-file.js';
+import { ovpnTsTitle, type StatusFileTask, startServerStatusFile } from './status-writer.js';
+
+/** The anchor peer's id: above every client's (2.6 peer-ids are < max-clients). */
+const ANCHOR_PEER_ID = 0xfffffe;
+/** The 2-byte length before each packet on a TCP stream. */
+const TCP_LENGTH = 2;
+
+export interface ServerRunOptions {
+  readFile: ReadFileFn;
+  log: (msg: string) => void;
+  /** The data plane (default: a new in-process one, closed by `stop`). */
+  api?: OvpnApi;
+}
+
+export class OpenvpnServer {
+  private readonly clients = new Map<number, ServerClient>();
+  /** UDP: client by real address text; TCP: client by socket identity. */
+  private readonly byAddress = new Map<string, ServerClient>();
+  private readonly bySocket = new Map<string, ServerClient>();
+  private readonly tcpFds = new Map<ServerClient, number>();
+  /** The pool entry each client holds. */
+  private readonly leases = new Map<ServerClient, PoolLease>();
+  private readonly unsubscribe: (() => void)[] = [];
+  /** Accepted streams whose first frame (the client's reset) has not come yet, by socket identity. */
+  private readonly tcpPending = new Map<string, TcpPending>();
+  private listener: ServerListener | undefined;
+  private listenFd = -1;
+  private acceptWatch: FdWatcher | undefined;
+  private stopped = false;
+  private status: StatusFileTask | undefined;
+  private nextClientId = 0;
+  private readonly pool: IfconfigPool | undefined;
+  private readonly addressing: ServerAddressing;
+  private readonly plane: ServerPlane;
+  private newWrap: (first: number) => ControlWrap = () => {
+    throw new Error('not started');
+  };
+
+  private constructor(
+    private readonly o: ServerOptions,
+    private readonly run: ServerRunOptions,
+    private readonly api: OvpnApi,
+    private readonly ownsApi: boolean,
+    private readonly tun: ServerTun,
+    tls: ServerTlsConfig,
+  ) {
+    const poolOptions = poolOptionsFromServer(o);
+    this.pool = poolOptions === undefined ? undefined : new IfconfigPool(poolOptions);
+    for (const n of this.pool?.notes ?? []) run.log(n);
+    this.addressing = {
+      topology: o.topology,
+      subnetNetmask:
+        o.pool?.netmask ??
+        (o.ifconfig?.topology === 'subnet' && o.ifconfig.remoteOrPrefix.includes('.')
+          ? o.ifconfig.remoteOrPrefix
+          : undefined),
+      serverLocal: o.ifconfig?.local,
+      serverIpv6: o.ifconfigIpv6,
+    };
+    this.plane = {
+      log: run.log,
+      tls,
+      dataCiphers: o.dataCiphers,
+      dataCiphersFallback: o.dataCiphersFallback,
+      occ: occString(o),
+      send: (c, p) => this.sendTo(c, p),
+      admit: (c) => this.admit(c),
+      addPeer: (c) => this.addPeer(c),
+      keyNew: (c, slot, keyId, keys) => this.keyNew(c, slot, keyId, keys),
+      keySwap: (c) =>
+        this.op(() => this.api.keySwap({ ifindex: this.ifindex, keyconf: { 'peer-id': c.peerId } })),
+      keyDel: (c, slot) =>
+        this.op(() => this.api.keyDel({ ifindex: this.ifindex, keyconf: { 'peer-id': c.peerId, slot } })),
+      gone: (c, reason) => this.clientGone(c, reason),
+    };
+  }
+
+  get ifindex(): number {
+    return this.tun.ifindex;
+  }
+
+  get ifname(): string {
+    return this.tun.ifname;
+  }
+
+  /** The socket's port (UDP or the TCP listener). */
+  port = 0;
+
+  /** Creates the device, its addresses and routes, the listener socket; resolves once serving. */
+  static async start(o: ServerOptions, run: ServerRunOptions): Promise<OpenvpnServer> {
+    const tls = await loadServerTls(o, run.readFile);
+    const newWrap = await makeServerWrapFactory(o, run.readFile);
+    const api = run.api ?? new OvpnApi();
+    let tun: ServerTun | undefined;
+    try {
+      tun = ServerTun.create(api, o, resolveIfname(o.dev), run.log);
+      const server = new OpenvpnServer(o, run, api, run.api === undefined, tun, tls);
+      server.newWrap = newWrap;
+      try {
+        server.listen();
+      } catch (e) {
+        await server.stop();
+        throw e;
+      }
+      server.status = startServerStatusFile(
+        o,
+        () => server.statusSnapshot(),
+        (m) => run.log(`status: ${m}`),
+      );
+      run.log('Initialization Sequence Completed');
+      return server;
+    } catch (e) {
+      if (tun !== undefined && !tun.closed) tun.close();
+      if (run.api === undefined) api.close();
+      throw e;
+    }
+  }
+
+  /** SEAM (status, management): what is known about each client. */
+  clientRecords(): ClientRecord[] {
+    return [...this.clients.values()].map((c) => c.record);
+  }
+
+  /** SEAM (status): the data plane's counters of a client's peer (bytes, packets), or undefined. */
+  peerCounters(peerId: number): PeerInfo | undefined {
+    try {
+      return this.api.peerGet({ ifindex: this.ifindex, peer: { id: peerId } });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** SEAM (status file, management): the clients, their addresses and counters, as 2.6 lists them. */
+  statusSnapshot(): StatusSnapshot {
+    const clients: StatusClient[] = [];
+    const routes: StatusSnapshot['routes'] = [];
+    const nowSec = Math.floor(Date.now() / 1000);
+    for (const c of this.clients.values()) {
+      const r = c.record;
+      const info = this.peerCounters(r.peerId);
+      const [address, port] = splitAddress(r.realAddress);
+      const sc: StatusClient = {
+        commonName: r.commonName,
+        real: { address, port },
+        virtualIpv4: r.vpn?.ifconfig?.local,
+        virtualIpv6: r.vpn?.ifconfigIpv6?.local,
+        bytesReceived: info?.['link-rx-bytes'] ?? 0,
+        bytesSent: info?.['link-tx-bytes'] ?? 0,
+        connectedSince: Math.floor(r.createdMs / 1000),
+        username: r.username,
+        clientId: r.clientId,
+        peerId: r.peerId,
+        cipher: r.cipher ?? 'none',
+      };
+      clients.push(sc);
+      for (const a of [sc.virtualIpv4, sc.virtualIpv6]) {
+        if (a !== undefined && c.isUp)
+          routes.push({ address: a, prefix: undefined, cached: false, client: sc, lastRef: nowSec });
+      }
+    }
+    return { title: ovpnTsTitle(), clients, routes, maxBcastQueue: 0, dcoEnabled: true };
+  }
+
+  /**
+   * Ends the server: RESTART to the clients (explicit-exit-notify), then every client, the device and
+   * the sockets go. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.listener?.shutdown();
+    if (this.o.explicitExitNotify > 0) {
+      const ms = Math.min(this.o.explicitExitNotify, 2) * 1000;
+      await Promise.all([...this.clients.values()].map((c) => c.sendRestart(ms)));
+    }
+    for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
+    for (const p of this.tcpPending.values()) closeFd(p.fd);
+    this.tcpPending.clear();
+    this.status?.close();
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.acceptWatch?.close();
+    if (!this.tun.closed) this.tun.close();
+    if (this.listenFd >= 0) {
+      closeFd(this.listenFd);
+      this.listenFd = -1;
+    }
+    if (this.ownsApi) this.api.close();
+  }
+
+  private listen(): void {
+    const l = this.o.listen;
+    const family = l.family === 4 ? 4 : 6;
+    this.unsubscribe.push(
+      this.api.onControl((m) => {
+        if (m.ifindex !== this.ifindex) return;
+        this.control(m.socket, m['remote-addr'], m['remote-port'], m.packet);
+      }),
+      this.api.subscribe((n) => {
+        if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex) {
+          const c = this.clients.get(n.msg.peer.id);
+          if (c !== undefined) this.clientGone(c, `peer gone: ${n.msg.peer['del-reason']}`);
+          // a stream that closed (or idled out) before its first packet
+          for (const [socket, p] of this.tcpPending) {
+            if (p.peerId !== n.msg.peer.id) continue;
+            this.tcpPending.delete(socket);
+            closeFd(p.fd);
+          }
+        } else if (n.name === 'key-swap-ntf' && n.msg.ifindex === this.ifindex) {
+          this.clients.get(n.msg.keyconf['peer-id'])?.keyExhausted(n.msg.keyconf['key-id']);
+        } else if (n.name === 'peer-float-ntf' && n.msg.ifindex === this.ifindex) {
+          const c = this.clients.get(n.msg.peer.id);
+          const p = n.msg.peer;
+          const addr = p['remote-ipv4'] ?? p['remote-ipv6'];
+          if (c !== undefined && addr !== undefined && p['remote-port'] !== undefined)
+            this.floated(c, addr, p['remote-port']);
+        }
+      }),
+    );
+    if (l.proto === 'udp') {
+      this.listenFd = createUdpSocket({ family, port: l.port, address: l.local });
+      this.listener = new ServerListener({
+        cookie: SessionCookie.create(this.o.handWindow),
+        newWrap: this.newWrap,
+        connectFreqInitial: this.o.connectFreqInitial,
+        connectFreq: this.o.connectFreq,
+        forceCookie: this.o.tlsCryptV2ForceCookie,
+      });
+      // the anchor keeps the socket attached to the device while no client is there
+      this.api.peerNew({
+        ifindex: this.ifindex,
+        peer: {
+          id: ANCHOR_PEER_ID,
+          socket: this.listenFd,
+          ...(family === 4
+            ? { 'remote-ipv4': '127.0.0.1', 'remote-port': 9 }
+            : { 'remote-ipv6': '::1', 'remote-port': 9 }),
+          'vpn-ipv6': '100::fffe',
+        },
+      });
+      this.port = Number(
+        this.api.peerGet({ ifindex: this.ifindex, peer: { id: ANCHOR_PEER_ID } })['local-port'],
+      );
+      this.run.log(
+        `UDP${family === 4 ? 'v4' : 'v6'} link local (bound): ${l.local ?? '[AF_INET6]'}:${this.port}`,
+      );
+    } else {
+      this.listenFd = tcpListen({ family, port: l.port, address: l.local, backlog: 32 });
+      this.acceptWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.acceptAll());
+      this.port = l.port;
+      this.run.log(
+        `TCPv${family === 4 ? 4 : 6}_SERVER link local (bound): ${l.local ?? '[AF_INET6]'}:${l.port}`,
+      );
+    }
+  }
+
+  // ---- transport ----------------------------------------------------------------------------------
+
+  private control(socket: string, addr: string, port: number, packet: Buffer): void {
+    if (this.stopped) return;
+    if (this.o.listen.proto === 'tcp') {
+      const c = this.bySocket.get(socket);
+      if (c !== undefined) {
+        c.receive(packet.subarray(TCP_LENGTH));
+        return;
+      }
+      const p = this.tcpPending.get(socket);
+      if (p !== undefined) this.tcpFirst(socket, p, addr, port, packet.subarray(TCP_LENGTH));
+      return;
+    }
+    const from = safeKey(addr, port);
+    const known = this.byAddress.get(from);
+    if (known !== undefined) {
+      known.receive(packet);
+      return;
+    }
+    const v = this.listener!.receive(from, packet, Date.now());
+    this.verdict(v, from, addr, port);
+  }
+
+  private verdict(v: ListenerVerdict, from: string, addr: string, port: number): void {
+    if (v.kind === 'reply') {
+      this.op(() => this.api.controlSend(this.ifindex, this.listenFd, Endpoint.parse(addr, port), v.packet));
+    } else if (v.kind === 'create') {
+      if (this.clients.size >= this.o.maxClients) {
+        this.run.log(
+          `MULTI: new incoming connection from ${from} would exceed the maximum number of clients`,
+        );
+        return;
+      }
+      const session = new ServerSession({
+        wrap: v.wrap,
+        sessionId: v.sessionId ?? newSessionId(),
+        clientSessionId: v.clientSessionId,
+        from: v.from,
+        maxPayload: maxControlPayload({
+          wrapOverhead: v.wrap.overhead,
+          ipv6: addr.includes(':') && !addr.startsWith('::ffff:'),
+        }),
+        handWindowMs: this.o.handWindow * 1000,
+        renegMs: this.o.renegSec * 1000,
+        tranWindowMs: this.o.tranWindow * 1000,
+        reliable: { initialTimeoutSec: this.o.tlsTimeout },
+        nowMs: Date.now(),
+      });
+      const c = new ServerClient(session, this.plane, this.freePeerId(), from, 'udp', this.nextClientId++);
+      this.clients.set(c.peerId, c);
+      this.byAddress.set(from, c);
+      this.listener!.attach(from);
+      c.remote = { addr, port };
+      this.run.log(`MULTI: new connection from ${from}, peer-id ${c.peerId}`);
+      c.start();
+      c.receiveFirst(session.receivePacket(v.packet, Date.now()));
+    }
+  }
+
+  private acceptAll(): void {
+    for (;;) {
+      const fd = accept4(this.listenFd, null, null, SOCK_CLOEXEC);
+      if (fd < 0) {
+        const e = errno();
+        if (e !== EAGAIN && e !== EINTR) this.run.log(`TCP accept failed (errno ${e})`);
+        return;
+      }
+      this.tcpClient(fd);
+    }
+  }
+
+  /** An accepted stream: a client whose first frame is its hard reset, peer on the device at once. */
+  private tcpClient(fd: number): void {
+    if (this.stopped || this.clients.size >= this.o.maxClients) {
+      closeFd(fd);
+      return;
+    }
+    const wrap = this.newWrap(0);
+    const peerId = this.freePeerId();
+    // the session starts at the client's reset, which the first control frame brings
+    try {
+      this.api.peerNew({
+        ifindex: this.ifindex,
+        peer: {
+          id: peerId,
+          socket: fd,
+          'vpn-ipv6': `100::${peerId.toString(16)}`,
+          'keepalive-interval': this.o.ping,
+          'keepalive-timeout': this.o.handWindow,
+        },
+      });
+    } catch (e) {
+      this.run.log(`TCP: cannot attach the stream: ${(e as Error).message}`);
+      closeFd(fd);
+      return;
+    }
+    this.tcpPending.set(socketInode(fd), { peerId, fd, wrap });
+  }
+
+  /** The first frame on a TCP stream: the client's hard reset. */
+  private tcpFirst(socket: string, p: TcpPending, addr: string, port: number, frame: Buffer): void {
+    const nowMs = Date.now();
+    const plain = p.wrap.unwrap(frame, Math.floor(nowMs / 1000));
+    const first = decodeFirstReset(plain);
+    if (first === undefined) {
+      this.run.log(`TCP ${safeKey(addr, port)}: the first packet is not a client reset: closing`);
+      this.tcpPending.delete(socket);
+      this.op(() => this.api.peerDel({ ifindex: this.ifindex, peer: { id: p.peerId } }));
+      closeFd(p.fd);
+      return;
+    }
+    this.tcpPending.delete(socket);
+    const session = new ServerSession({
+      wrap: p.wrap,
+      sessionId: newSessionId(),
+      clientSessionId: first.sessionId,
+      from: 'reset',
+      maxPayload: maxControlPayload({ wrapOverhead: p.wrap.overhead, ipv6: addr.includes(':') }),
+      handWindowMs: this.o.handWindow * 1000,
+      renegMs: this.o.renegSec * 1000,
+      tranWindowMs: this.o.tranWindow * 1000,
+      reliable: { initialTimeoutSec: this.o.tlsTimeout },
+      nowMs,
+    });
+    const c = new ServerClient(
+      session,
+      this.plane,
+      p.peerId,
+      safeKey(addr, port),
+      'tcp',
+      this.nextClientId++,
+    );
+    this.clients.set(p.peerId, c);
+    this.bySocket.set(socket, c);
+    this.tcpFds.set(c, p.fd);
+    this.run.log(`MULTI: new TCP connection from ${c.record.realAddress}, peer-id ${c.peerId}`);
+    c.start();
+    c.receiveFirst(session.receivePacket(first, nowMs));
+  }
+
+  private sendTo(c: ServerClient, packet: Buffer): void {
+    if (this.stopped && !this.clients.has(c.peerId)) return;
+    if (c.record.proto === 'tcp') {
+      const fd = this.tcpFds.get(c);
+      if (fd === undefined) return;
+      this.op(() => this.api.controlSend(this.ifindex, fd, undefined, tcpFrame(packet)));
+    } else {
+      const r = c.remote;
+      if (r === undefined) return;
+      this.op(() =>
+        this.api.controlSend(this.ifindex, this.listenFd, Endpoint.parse(r.addr, r.port), packet),
+      );
+    }
+  }
+
+  private floated(c: ServerClient, addr: string, port: number): void {
+    const key = safeKey(addr, port);
+    if (c.record.proto !== 'udp' || c.record.realAddress === key) return;
+    this.byAddress.delete(c.record.realAddress);
+    this.listener?.detach(c.record.realAddress);
+    this.run.log(`${c.record.commonName ?? '?'}: floated from ${c.record.realAddress} to ${key}`);
+    c.record.realAddress = key;
+    c.remote = { addr, port };
+    this.byAddress.set(key, c);
+    this.listener?.attach(key);
+  }
+
+  // ---- clients ------------------------------------------------------------------------------------
+
+  /**
+   * SEAM (ccd, auth, client-connect): may this client in, with which addresses and which PUSH_REPLY
+   * options. Called after TLS and key-method 2, with the CN, peer-info and cipher known. The pool
+   * lease is taken here (2.6 multi_select_virtual_addr); a ccd's ClientConfig goes into
+   * clientAddresses / buildPushList where `undefined` is passed now.
+   */
+  private admit(c: ServerClient): { push: string[] } | { refuse: string } {
+    const cn = c.record.commonName;
+    const ccd = this.clientConfig(cn);
+    if ('refuse' in ccd) return ccd;
+    const cc = ccd.config;
+    // an ifconfig-push address is the client's own: no pool entry (multi_select_virtual_addr)
+    const lease = cc?.ifconfigPush !== undefined ? undefined : this.pool?.acquire(cn);
+    if (lease === undefined && this.pool !== undefined && cc?.ifconfigPush === undefined) {
+      this.run.log(POOL_EXHAUSTED);
+      return { refuse: 'no free address in the pool' };
+    }
+    if (lease !== undefined) this.leases.set(c, lease);
+    const addresses = clientAddresses(this.addressing, lease, cc);
+    c.record.vpn = addresses;
+    const info = c.record.peerInfo;
+    const ivMtu = info?.vars.get('IV_MTU');
+    const push = buildPushList({
+      serverPush: this.o.push,
+      client: cc,
+      addresses,
+      // dynamic tls-crypt for renegotiations (2.6 ssl.c tls_session_generate_dynamic_tls_crypt_key) is
+      // not implemented yet: not announcing it keeps the client on the configured control wrap
+      ivProto: (info?.proto ?? 0) & ~IvProto.DYN_TLS_CRYPT,
+      peerId: c.peerId,
+      cipher: c.record.cipher,
+      ncp: (info?.ciphers.length ?? 0) > 0,
+      ivMtu: ivMtu === undefined ? undefined : Number(ivMtu),
+      tunMtu: this.o.tunMtu,
+    });
+    return { push };
+  }
+
+  /**
+   * The client's client-config-dir file (multi_client_connect_source_ccd): its own, else DEFAULT;
+   * ccd-exclusive refuses a client without its own file; `disable` refuses it. Bad lines are logged
+   * and skipped, as 2.6 does.
+   */
+  private clientConfig(cn: string | undefined): { config: ClientConfig | undefined } | { refuse: string } {
+    const dir = this.o.clientConfigDir;
+    if (dir === undefined) return { config: undefined };
+    if (this.o.ccdExclusive) {
+      const why = ccdExclusiveRefusal(dir, cn, existsSync);
+      if (why !== undefined) return { refuse: why };
+    }
+    const file = findCcdFile(dir, cn ?? '', existsSync);
+    if (file === undefined) return { config: undefined };
+    let r: ReturnType<typeof readClientConfig>;
+    try {
+      r = readClientConfig(readFileSync(file, 'utf8'), file, {
+        serverIfconfigIpv6: this.o.ifconfigIpv6?.address,
+        readFile: (p) => readFileSync(p, 'utf8'),
+      });
+    } catch (e) {
+      return { refuse: `client-config-dir: ${(e as Error).message}` };
+    }
+    for (const e of r.errors) this.run.log(`client-config-dir: ${e.message}`);
+    if (r.config.disable) return { refuse: `client-config-dir: ${file}: disable` };
+    return { config: r.config };
+  }
+
+  /** peer-new (UDP, with the real address) or peer-set (TCP) with VPN addresses and keepalive. */
+  private async addPeer(c: ServerClient): Promise<void> {
+    const v = c.record.vpn;
+    const vpn = {
+      ...(v?.ifconfig !== undefined ? { 'vpn-ipv4': v.ifconfig.local } : {}),
+      'vpn-ipv6': v?.ifconfigIpv6 !== undefined ? v.ifconfigIpv6.local : '::',
+    };
+    if (v?.ifconfig === undefined && v?.ifconfigIpv6 === undefined)
+      throw new Error('the client has no VPN address');
+    const keepalive =
+      this.o.ping > 0 && this.o.pingRecvTimeout > 0
+        ? { 'keepalive-interval': this.o.ping, 'keepalive-timeout': this.o.pingRecvTimeout }
+        : {};
+    if (c.record.proto === 'tcp') {
+      this.api.peerSet({ ifindex: this.ifindex, peer: { id: c.peerId, ...vpn, ...keepalive } });
+      return;
+    }
+    const r = c.remote;
+    if (r === undefined) throw new Error('the client has no address');
+    const v6 = r.addr.includes(':');
+    this.api.peerNew({
+      ifindex: this.ifindex,
+      peer: {
+        id: c.peerId,
+        'tx-id': c.peerId,
+        socket: this.listenFd,
+        ...(v6 ? { 'remote-ipv6': r.addr } : { 'remote-ipv4': r.addr }),
+        'remote-port': r.port,
+        ...vpn,
+        ...keepalive,
+      },
+    });
+  }
+
+  private keyNew(c: ServerClient, slot: 'primary' | 'secondary', keyId: number, keys: DataChannelKeys): void {
+    this.op(() =>
+      this.api.keyNew({
+        ifindex: this.ifindex,
+        keyconf: {
+          'peer-id': c.peerId,
+          slot,
+          'key-id': keyId,
+          'cipher-alg': keys.cipher === 'CHACHA20-POLY1305' ? 'chacha20-poly1305' : 'aes-gcm',
+          'encrypt-dir': {
+            'cipher-key': keys.encrypt.key.toString('hex'),
+            'nonce-tail': keys.encrypt.nonceTail.toString('hex'),
+          },
+          'decrypt-dir': {
+            'cipher-key': keys.decrypt.key.toString('hex'),
+            'nonce-tail': keys.decrypt.nonceTail.toString('hex'),
+          },
+        },
+      }),
+    );
+  }
+
+  /** SEAM (client-disconnect, pool release, learn-address delete): the client is removed. */
+  private clientGone(c: ServerClient, reason: string): void {
+    if (this.clients.get(c.peerId) !== c) return;
+    this.clients.delete(c.peerId);
+    this.run.log(`${c.record.commonName ?? '?'}/${c.record.realAddress} removed: ${reason}`);
+    c.close();
+    if (c.record.proto === 'udp') {
+      this.byAddress.delete(c.record.realAddress);
+      this.listener?.detach(c.record.realAddress);
+    } else {
+      for (const [k, v] of this.bySocket) if (v === c) this.bySocket.delete(k);
+    }
+    try {
+      this.api.peerDel({ ifindex: this.ifindex, peer: { id: c.peerId } });
+    } catch {
+      // already gone (the notification that brought us here)
+    }
+    const fd = this.tcpFds.get(c);
+    if (fd !== undefined) {
+      this.tcpFds.delete(c);
+      closeFd(fd);
+    }
+    const lease = this.leases.get(c);
+    this.leases.delete(c);
+    if (lease !== undefined) this.pool?.release(lease.handle, false, Math.floor(Date.now() / 1000));
+  }
+
+  /** 2.6 multi_assign_peer_id: the lowest id no client has. */
+  private freePeerId(): number {
+    let id = 0;
+    while (this.clients.has(id) || [...this.tcpPending.values()].some((p) => p.peerId === id)) id++;
+    return id;
+  }
+
+  /** A data-plane operation whose failure is logged, not thrown (a packet lost, a peer already gone). */
+  private op(f: () => unknown): void {
+    try {
+      f();
+    } catch (e) {
+      this.run.log(`data plane: ${(e as Error).message}`);
+    }
+  }
+}
+
+interface TcpPending {
+  peerId: number;
+  fd: number;
+  wrap: ControlWrap;
+}
+
+/** "a.b.c.d:port" / "[v6]:port" for an address and port from the data plane; never throws. */
+function safeKey(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** A stream's first packet, unwrapped: the client's hard reset (key-id 0, message id 0), or undefined. */
+function decodeFirstReset(plain: Buffer | WrapError): ControlPacket | undefined {
+  if (plain instanceof WrapError) return undefined;
+  const p = decodeControl(plain);
+  if (p instanceof PacketError) return undefined;
+  return p.opcode === OP_CONTROL_HARD_RESET_CLIENT_V2 && p.keyId === 0 && p.messageId === 0 ? p : undefined;
+}
+
+/** `dev tun` (or any name ending in no digit... only `tun`): the first free tunN, as the kernel names it. */
+function resolveIfname(dev: string): string {
+  if (dev !== 'tun') return dev;
+  for (let i = 0; i < 256; i++) if (ifNameToIndex(`tun${i}`) === 0) return `tun${i}`;
+  throw new Error('dev tun: no free tunN name');
+}
+
+/** The server's OCC options string (openvpn-protocol.md §6), as a 2.6 server sends it. */
+function occString(o: ServerOptions): string {
+  const proto = o.listen.proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER';
+  return `V4,dev-type tun,link-mtu 1559,tun-mtu ${o.tunMtu},proto ${proto},auth ${o.auth},keysize 128,key-method 2,tls-server`;
+}
+
+/** "a.b.c.d:port" / "[v6]:port" back into address and port. */
+function splitAddress(key: string): [string, number] {
+  const colon = key.lastIndexOf(':');
+  const host = key.slice(0, colon);
+  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(key.slice(colon + 1))];
+}
