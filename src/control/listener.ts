@@ -147,7 +147,9 @@ export class ServerListener {
     const peer = parsePeerAddress(from);
     if (peer === undefined) return this.drop('address');
     const nowSec = Math.floor(nowMs / 1000);
-    const wrap = this.opts.newWrap(1);
+    // a V3 reset's wrap reads the tls-crypt-v2 client key and sends the first packet under it (our
+    // reply, or our reset if let in without a cookie): ids from 1; a cookie echo's continues after 1
+    const wrap = this.opts.newWrap(wire[0] >>> 3 === OP_CONTROL_HARD_RESET_CLIENT_V3 ? 0 : 1);
     const plain = wrap.unwrap(wire, nowSec);
     if (plain instanceof WrapError) return this.drop(`wrap-${lower(plain.reason)}`);
     const p = decodeControl(plain);
@@ -161,10 +163,10 @@ export class ServerListener {
         if (!this.initial.allow(nowSec, true)) return this.drop('connect-freq-initial');
         const cookie = this.opts.cookie.compute(p.sessionId, peer, nowSec);
         this._replies++;
-        return {
-          kind: 'reply',
-          packet: statelessReset(this.opts.newWrap(0), cookie, p.sessionId, nowSec, v3),
-        };
+        // a tls-crypt-v2 reply goes out under the client's key, which only the wrap that read its WKc
+        // holds (2.6 answers with the same tls_wrap_tmp)
+        const replyWrap = v3 ? wrap : this.opts.newWrap(0);
+        return { kind: 'reply', packet: statelessReset(replyWrap, cookie, p.sessionId, nowSec, v3) };
       }
       if (this.opts.forceCookie ?? true) return this.drop('force-cookie');
       if (this.fresh !== undefined && !this.fresh.allow(nowSec, false)) return this.drop('connect-freq');

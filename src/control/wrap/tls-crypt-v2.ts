@@ -166,6 +166,11 @@ export class TlsCryptV2ClientWrap implements ControlWrap {
 
 export interface TlsCryptV2ServerOptions {
   readonly serverKey: TlsCryptV2ServerKey;
+  /**
+   * The replay id before the first one sent (0; 1 for a server session made from a cookie, whose client
+   * already has our stateless reply with id 1).
+   */
+  readonly firstPacketId?: number;
   readonly replayWindow?: number;
   readonly replayTimeSec?: number;
 }
@@ -211,6 +216,7 @@ export class TlsCryptV2ServerWrap implements ControlWrap {
         const inner = new TlsCryptWrap({
           key2: key.key2,
           role: 'server',
+          firstPacketId: this.opts.firstPacketId,
           replayWindow: this.opts.replayWindow,
           replayTimeSec: this.opts.replayTimeSec,
         });
