@@ -149,6 +149,12 @@ export class OpenvpnServer {
   /** The socket's port (UDP or the TCP listener). */
   port = 0;
 
+  /** The UDP listener's counters: datagrams dropped by reason, stateless replies sent (undefined: TCP). */
+  get listenerStats(): { drops: ServerListener['drops']; replies: number } | undefined {
+    const l = this.listener;
+    return l === undefined ? undefined : { drops: l.drops, replies: l.replies };
+  }
+
   /** Creates the device, its addresses and routes, the listener socket; resolves once serving. */
   static async start(o: ServerOptions, run: ServerRunOptions): Promise<OpenvpnServer> {
     const tls = await loadServerTls(o, run.readFile);
