@@ -2,9 +2,9 @@
  * Test helper for listener-flood.test.ts, run inside a client namespace where `<base>.0.0/16` is
  * local (`ip route add local <base>.0.0/16 dev lo`), so it can send from any of 65536 addresses:
  *
- *   flood-sender.js <server ip> <port> <base, e.g. 10.77> <resets> <garbage> <replays>
+ *   flood-sender.js <server ip> <port> <base, e.g. 10.77> <resets> <garbage> <replays> [tls-crypt key]
  *
- * 1. one genuine plain-mode handshake (ClientSession) from <base>.255.254 up to the cookie echo,
+ * 1. one genuine handshake (no wrapping, or tls-crypt with the key file) (ClientSession) from <base>.255.254 up to the cookie echo,
  *    which is never sent from its own address;
  * 2. then, interleaved, each from a fresh address and port: `resets` hard resets of fresh sessions,
  *    `garbage` datagrams (random bytes, truncated or bit-flipped resets, opcode-shaped junk), and
@@ -13,8 +13,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { ClientSession } from '../../../src/control/session.js';
+import { parseStaticKey } from '../../../src/control/static-key.js';
 import { PlainWrap } from '../../../src/control/wrap/plain.js';
+import { TlsCryptWrap } from '../../../src/control/wrap/tls-crypt.js';
+import type { ControlWrap } from '../../../src/control/wrap/wrap.js';
 import { classify, OPCODE_WORD_SIZE, PacketClass } from '../../../src/wire/opcode.js';
 
 export interface FloodReport {
@@ -28,7 +32,10 @@ export interface FloodReport {
   ms: number;
 }
 
-const [host, portText, base, resetsText, garbageText, replaysText] = process.argv.slice(2);
+const [host, portText, base, resetsText, garbageText, replaysText, keyFile] = process.argv.slice(2);
+const key2 = keyFile === undefined ? undefined : parseStaticKey(readFileSync(keyFile, 'utf8'), 'tls-crypt');
+const newWrap = (): ControlWrap =>
+  key2 === undefined ? new PlainWrap() : new TlsCryptWrap({ key2, role: 'client' });
 const port = Number(portText);
 const counts = { resets: Number(resetsText), garbage: Number(garbageText), replays: Number(replaysText) };
 
@@ -45,7 +52,7 @@ function send(s: Socket, b: Buffer): Promise<void> {
 }
 
 function freshReset(): Buffer {
-  const c = new ClientSession({ wrap: new PlainWrap(), maxPayload: 1000 });
+  const c = new ClientSession({ wrap: newWrap(), maxPayload: 1000 });
   c.start(Date.now());
   return c.poll(Date.now())[0];
 }
@@ -56,7 +63,7 @@ let handshakeSends = 0;
 async function cookieEcho(): Promise<Buffer> {
   const s = await bound(`${base}.255.254`);
   try {
-    const c = new ClientSession({ wrap: new PlainWrap(), maxPayload: 1000 });
+    const c = new ClientSession({ wrap: newWrap(), maxPayload: 1000 });
     c.start(Date.now());
     const reset = c.poll(Date.now())[0];
     const reply = await new Promise<Buffer>((resolve, reject) => {
