@@ -323,18 +323,31 @@ for (const mode of MODES) {
 
     it('a server session fed garbage, mutations and replays: counted drops, TLS bytes intact', (t) => {
       const { keys, cookieKey } = keysFor(mode, 'session');
-      const probe = new ListenerProbe({ keys, cookieKey, connectFreqInitial: { n: 1e9, seconds: 1 } });
+      const cookieProbe = new ListenerProbe({ keys, cookieKey, connectFreqInitial: { n: 1e9, seconds: 1 } });
+      // tls-crypt-v2 allow-noncookie: a client without early negotiation gets its session from its reset
+      const resetProbe =
+        mode === 'tls-crypt-v2'
+          ? new ListenerProbe({
+              keys,
+              cookieKey,
+              connectFreqInitial: { n: 1e9, seconds: 1 },
+              forceCookie: false,
+            })
+          : undefined;
       const tally = new Map<string, number>();
       const r = fuzz(`listener ${mode}: session`, iterations(150), (rng, i) => {
         let now = T0 + i * 120_000;
         const from = `10.4.${i >>> 8}.${i & 255}:${rng.range(1, 65535)}`;
-        const c = newClient(keys, rng, now);
+        const noCookie = resetProbe !== undefined && rng.chance(0.3);
+        const probe = noCookie ? resetProbe : cookieProbe;
+        const c = newClient(keys, rng, now, !noCookie);
         const hs = handshake(probe, c, from, now, rng);
         ensure(hs !== undefined, () => 'genuine handshake failed without a limit');
+        ensure(hs.create.from === (noCookie ? 'reset' : 'cookie'), () => `session from ${hs.create.from}`);
         probe.attach(from);
         const server = new ServerSession({
           wrap: hs.create.wrap,
-          sessionId: hs.create.sessionId!,
+          sessionId: hs.create.sessionId ?? Buffer.from([1, ...rng.bytes(7)]),
           clientSessionId: hs.create.clientSessionId,
           from: hs.create.from,
           maxPayload: MAX_PAYLOAD,
