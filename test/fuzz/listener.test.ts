@@ -116,18 +116,21 @@ function handshake(
 }
 
 /**
- * True if `changed` is `orig` (a tls-crypt-v2 packet with an appended WKc) with the same tls-crypt part
- * and the same WKc length: only bytes inside the WKc differ.
+ * The tls-crypt part of a tls-crypt-v2 packet that carries a WKc, as a server that already holds the
+ * client key reads it: everything before the WKc whose length the last 2 bytes give.
  */
-function onlyWkcChanged(orig: Buffer, changed: Buffer): boolean {
-  const op = orig[0] >>> 3;
-  if ((op !== 10 && op !== 11) || orig.length !== changed.length || orig.length < 2) return false;
-  const cut = orig.length - orig.readUInt16BE(orig.length - 2);
-  return (
-    cut > 0 &&
-    changed.subarray(0, cut).equals(orig.subarray(0, cut)) &&
-    changed.subarray(-2).equals(orig.subarray(-2))
-  );
+function tlsCryptPart(b: Buffer): Buffer | undefined {
+  const op = b.length > 0 ? b[0] >>> 3 : -1;
+  if ((op !== 10 && op !== 11) || b.length < 4) return undefined;
+  const wkcLen = b.readUInt16BE(b.length - 2);
+  return wkcLen < 2 || wkcLen > b.length - 1 ? undefined : b.subarray(0, b.length - wkcLen);
+}
+
+/** True if `changed` reads, to a server holding the client key, as `orig` does: only its WKc differs. */
+function sameTlsCryptPart(orig: Buffer, changed: Buffer): boolean {
+  const a = tlsCryptPart(orig);
+  const b = tlsCryptPart(changed);
+  return a !== undefined && b !== undefined && a.equals(b);
 }
 
 /** Something no genuine peer sends. */
@@ -142,8 +145,12 @@ function garbage(rng: Rng, genuine: readonly Buffer[]): Buffer {
       return b;
     }
     case 2: {
+      // a genuine prefix and a random tail, never the genuine packet itself
       const g = rng.pick(genuine);
-      return Buffer.concat([g.subarray(0, rng.int(g.length)), rng.bytes(rng.small(200))]);
+      for (;;) {
+        const b = Buffer.concat([g.subarray(0, rng.int(g.length)), rng.bytes(rng.small(200))]);
+        if (!b.equals(g)) return b;
+      }
     }
     case 3:
       return mutate(rng, rng.pick(genuine));
@@ -423,9 +430,10 @@ for (const mode of MODES) {
                 kind === 0 ? garbage(rng, history) : kind === 1 ? mutate(rng, source) : Buffer.from(source);
               const what = ['garbage', 'mutated client packet', 'replayed client packet'][kind];
               tally.set(what, (tally.get(what) ?? 0) + 1);
-              // once a session holds the client key, 2.6 cuts a WKc off unread (tls_crypt.c
-              // tls_crypt_v2_extract_client_key): a change inside it alone changes nothing
-              const wkcOnly = mode === 'tls-crypt-v2' && history.some((h) => onlyWkcChanged(h, w));
+              // once a session holds the client key, 2.6 cuts a WKc off unread by its length field
+              // (tls_crypt.c tls_crypt_v2_extract_client_key): a change that leaves the tls-crypt part
+              // as it was changes nothing
+              const wkcOnly = mode === 'tls-crypt-v2' && history.some((h) => sameTlsCryptPart(h, w));
               deliverToServer(w, what, keys.authenticated && !wkcOnly);
             }
           }
