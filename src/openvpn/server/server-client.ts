@@ -98,6 +98,7 @@ export class ServerClient {
   private push: string[] = [];
   private readonly exhausted = new Set<number>();
   private timerRefused: NodeJS.Timeout | undefined;
+  private loggedDrops = 0;
 
   constructor(
     readonly session: ServerSession,
@@ -139,7 +140,12 @@ export class ServerClient {
   /** One control packet from this client's address (or stream). */
   receive(packet: Buffer): void {
     if (this.closed) return;
+    const before = dropTotal(this.session.drops);
     const r = this.session.receive(packet, Date.now());
+    if (!r.accepted && dropTotal(this.session.drops) > before && this.loggedDrops++ < 10)
+      this.plane.log(
+        `${this.tag()} control packet dropped: ${[...this.session.drops].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      );
     this.afterInput(r);
   }
 
@@ -406,4 +412,10 @@ export class ServerClient {
       this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(wake - now, 2 ** 31 - 1)));
     }
   }
+}
+
+function dropTotal(m: ReadonlyMap<string, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
 }

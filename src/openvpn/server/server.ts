@@ -402,7 +402,10 @@ export class OpenvpnServer {
     }
     const wrap = this.newWrap(0);
     const peerId = this.freePeerId();
-    // the session starts at the client's reset, which the first control frame brings
+    // the session starts at the client's reset, which the first control frame brings (registered
+    // before peer-new: the device may hand that frame up at once)
+    const socketId = socketInode(fd);
+    this.tcpPending.set(socketId, { peerId, fd, wrap });
     try {
       this.api.peerNew({
         ifindex: this.ifindex,
@@ -416,10 +419,10 @@ export class OpenvpnServer {
       });
     } catch (e) {
       this.run.log(`TCP: cannot attach the stream: ${(e as Error).message}`);
+      this.tcpPending.delete(socketId);
       closeFd(fd);
       return;
     }
-    this.tcpPending.set(socketInode(fd), { peerId, fd, wrap });
   }
 
   /** The first frame on a TCP stream: the client's hard reset. */

@@ -154,11 +154,17 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       ]);
       const w = new LineWatcher(child);
       watchers.push(w);
-      await w.waitFor(
-        (l) => l.includes('Initialization Sequence Completed'),
-        20_000,
-        `client ${i} to connect`,
-      );
+      try {
+        await w.waitFor(
+          (l) => l.includes('Initialization Sequence Completed'),
+          20_000,
+          `client ${i} to connect`,
+        );
+      } catch (e) {
+        // the servers' side of the story, for the failure message
+        const servers = watchers.filter((x) => x.out[0]?.includes('server'));
+        throw new Error(`${(e as Error).message}\nSERVERS:\n${servers.map((x) => x.tail(25)).join('\n')}`);
+      }
       return w;
     };
     const ping = async (ns: string, dst: string, count = 3) => {
