@@ -131,10 +131,12 @@ export class ServerClient {
     return this.up;
   }
 
-  /** Starts key-id 0's TLS engine and sends what the session has (our reset, on the reset path). */
-  start(): void {
-    this.beginKeyState(this.session.keyId);
-    this.pump();
+  /**
+   * Starts the client with the result of its session's first packet (the cookie echo, or the client's
+   * reset): key-id 0's TLS engine, that packet's TLS bytes, and what the session has to send.
+   */
+  start(first: ReturnType<ServerSession['receivePacket']>): void {
+    this.afterInput(first);
   }
 
   /** One control packet from this client's address (or stream). */
@@ -146,11 +148,6 @@ export class ServerClient {
       this.plane.log(
         `${this.tag()} control packet dropped: ${[...this.session.drops].map(([k, v]) => `${k} ${v}`).join(', ')}`,
       );
-    this.afterInput(r);
-  }
-
-  /** The listener's packet that created the session, already unwrapped and decoded. */
-  receiveFirst(r: ReturnType<ServerSession['receivePacket']>): void {
     this.afterInput(r);
   }
 

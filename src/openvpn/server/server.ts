@@ -377,8 +377,7 @@ export class OpenvpnServer {
       this.listener!.attach(from);
       c.remote = { addr, port };
       this.run.log(`MULTI: new connection from ${from}, peer-id ${c.peerId}`);
-      c.start();
-      c.receiveFirst(session.receivePacket(v.packet, Date.now()));
+      c.start(session.receivePacket(v.packet, Date.now()));
     }
   }
 
@@ -462,8 +461,8 @@ export class OpenvpnServer {
     this.bySocket.set(socket, c);
     this.tcpFds.set(c, p.fd);
     this.run.log(`MULTI: new TCP connection from ${c.record.realAddress}, peer-id ${c.peerId}`);
-    c.start();
-    c.receiveFirst(session.receivePacket(first, nowMs));
+    // the client's reset first: our reset then carries its ack, as 2.6's does
+    c.start(session.receivePacket(first, nowMs));
   }
 
   private sendTo(c: ServerClient, packet: Buffer): void {
