@@ -36,6 +36,7 @@ import {
 } from '../../control/key-method2.js';
 import type { ServerSession } from '../../control/server-session.js';
 import { DcoKeys } from '../dco-keys.js';
+import { AUTH_FAILED_EXIT_SEC, type ClientAuthHooks } from './client-auth.js';
 import { type ClientPeerInfo, negotiateCipher, protocolFlags, readClientPeerInfo } from './ncp.js';
 import type { ClientAddresses } from './push-list.js';
 import { ServerTlsChannel, type ServerTlsConfig } from './server-tls.js';
@@ -52,10 +53,13 @@ export interface ServerPlane {
   /** Sends one control packet to this client. */
   send(client: ServerClient, packet: Buffer): void;
   /**
-   * The client passed TLS and key-method 2: the server decides (addresses, limits; later auth,
-   * ccd, client-connect). Returns its whole PUSH_REPLY option list, or an error message to refuse it.
+   * The client passed TLS and key-method 2: the server decides (addresses, limits, ccd,
+   * client-connect). Returns its whole PUSH_REPLY option list, or an error message to refuse it
+   * (with AUTH_FAILED to the client, as 2.6 refuses a disabled client or a failed client-connect).
    */
-  admit(client: ServerClient): { push: string[] } | { refuse: string };
+  admit(client: ServerClient): Promise<{ push: string[] } | { refuse: string }>;
+  /** The certificate checks, tls-verify, user/password and auth-token (client-auth.ts). */
+  auth: ClientAuthHooks;
   /** peer-new (UDP) or peer-set (TCP) with the VPN addresses and keepalive. */
   addPeer(client: ServerClient): Promise<void>;
   keyNew(client: ServerClient, slot: 'primary' | 'secondary', keyId: number, keys: DataChannelKeys): void;
@@ -97,8 +101,9 @@ export class ServerClient {
   private tlsEkm = false;
   private push: string[] = [];
   private readonly exhausted = new Set<number>();
-  private timerRefused: NodeJS.Timeout | undefined;
   private loggedDrops = 0;
+  /** Set once AUTH_FAILED was sent: the client is dropped AUTH_FAILED_EXIT_SEC later. */
+  private exitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly session: ServerSession,
@@ -192,7 +197,7 @@ export class ServerClient {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
-    clearTimeout(this.timerRefused);
+    clearTimeout(this.exitTimer);
     this.session.abort('closed');
     this.tls?.destroy();
   }
@@ -230,8 +235,11 @@ export class ServerClient {
   private async runKeyState(keyId: number, tls: ServerTlsChannel): Promise<void> {
     const current = () => tls === this.tls && !this.closed;
     const plaintext = this.readPlaintext(tls);
-    await tls.handshake(this.plane.tls.requireCert);
+    await tls.handshake();
     if (!current()) return;
+    const refused = await this.plane.auth.tlsDone(this, tls.socket, tls.chainError(), keyId);
+    if (!current()) return;
+    if (refused !== undefined) throw new Error(refused);
     if (keyId === 0) {
       this.record.commonName = tls.commonName();
       this.plane.log(
@@ -240,6 +248,9 @@ export class ServerClient {
     }
     const theirs = await plaintext.keyMethod2;
     if (!current()) return;
+    const auth = await this.plane.auth.userPass(this, theirs, keyId);
+    if (!current()) return;
+    if (auth.kind === 'tls-error') throw new Error(auth.log);
     if (keyId === 0) {
       const info = readClientPeerInfo(theirs.peerInfo);
       this.record.peerInfo = info;
@@ -261,15 +272,21 @@ export class ServerClient {
     const msg = encodeKeyMethod2({ keySource: mine, options: this.plane.occ }, 'server');
     await tls.write(msg);
     if (!current()) return;
+    if (auth.kind === 'auth-failed') {
+      theirs.keySource.preMaster?.fill(0);
+      this.refuseWithAuthFailed(auth.clientReason);
+      return;
+    }
     const keys = this.keys(tls, theirs, mine);
     if (keyId === 0) {
-      const verdict = this.plane.admit(this);
+      const verdict = await this.plane.admit(this);
+      if (!current()) return;
       if ('refuse' in verdict) {
         // 2.6 tells the client AUTH_FAILED and lets the instance go a little later
+        keys.encrypt.key.fill(0);
+        keys.decrypt.key.fill(0);
         this.plane.log(`${this.tag()} refused: ${verdict.refuse}`);
-        tls.socket.write(encodeControlMessage(authFailed()));
-        this.queuePump();
-        this.timerRefused = setTimeout(() => this.plane.gone(this, `refused: ${verdict.refuse}`), 1000);
+        this.refuseWithAuthFailed(undefined);
         return;
       }
       this.push = verdict.push;
@@ -293,8 +310,36 @@ export class ServerClient {
         `${this.tag()} Data Channel: cipher '${this.record.cipher}', peer-id ${this.peerId}, key derivation ${this.tlsEkm ? 'tls-ekm' : 'prf'}`,
       );
       if (((this.record.peerInfo?.proto ?? 0) & IvProto.REQUEST_PUSH) !== 0) this.sendPushReply();
+    } else {
+      const update = this.plane.auth.renegotiated(this, keyId);
+      if (update !== undefined) this.sendControl(update);
     }
     this.pump();
+  }
+
+  /** Sends a control message (text) over the current TLS session; false when there is none. */
+  sendControl(text: string): boolean {
+    const tls = this.tls;
+    if (tls === undefined || this.closed) return false;
+    tls.socket.write(encodeControlMessage(text));
+    this.queuePump();
+    return true;
+  }
+
+  /**
+   * 2.6 send_auth_failed: AUTH_FAILED[,reason] to the client, which is dropped a few seconds later
+   * (scheduled_exit_interval) unless it goes first; no data key, no peer.
+   */
+  private refuseWithAuthFailed(reason: string | undefined): void {
+    const text = authFailed(reason);
+    this.sendControl(text);
+    this.plane.log(`${this.tag()} SENT CONTROL: '${text}'`);
+    if (this.exitTimer === undefined) {
+      this.exitTimer = setTimeout(
+        () => this.plane.gone(this, 'authentication failed'),
+        AUTH_FAILED_EXIT_SEC * 1000,
+      );
+    }
   }
 
   private keys(tls: ServerTlsChannel, theirs: DecodedKeyMethod2, mine: KeySource): DataChannelKeys {
@@ -326,7 +371,9 @@ export class ServerClient {
     if (tls === undefined || this.closed) return;
     const replies = buildPushReplies(this.push);
     for (const r of replies) tls.socket.write(encodeControlMessage(r));
-    this.plane.log(`${this.tag()} SENT CONTROL: '${replies.join("' '")}'`);
+    // the auth-token is a credential: never logged (2.6 sanitize_control_message)
+    const shown = replies.map((r) => r.replace(/(auth-token) [^,]*/g, '$1 [REDACTED]'));
+    this.plane.log(`${this.tag()} SENT CONTROL: '${shown.join("' '")}'`);
     this.queuePump();
   }
 

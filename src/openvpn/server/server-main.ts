@@ -15,6 +15,8 @@ import { OpenvpnServer } from './server.js';
 export interface ServeOptions {
   readFile: ReadFileFn;
   log: (msg: string) => void;
+  /** The config file's path (the scripts' `config` variable). */
+  configFile?: string;
   /** Called once the server is up. */
   onUp?: (server: OpenvpnServer) => void;
 }
@@ -22,7 +24,11 @@ export interface ServeOptions {
 export async function serveUntilSignal(o: ServerOptions, run: ServeOptions): Promise<number> {
   let server: OpenvpnServer;
   try {
-    server = await OpenvpnServer.start(o, { readFile: run.readFile, log: run.log });
+    server = await OpenvpnServer.start(o, {
+      readFile: run.readFile,
+      log: run.log,
+      configFile: run.configFile,
+    });
   } catch (e) {
     run.log(`ERROR: ${(e as Error).message}`);
     return 1;
@@ -79,7 +85,9 @@ export async function serverMain(configArgv: readonly string[], readFile: ReadFi
   const pidFile = o.writepid === undefined ? undefined : refPath(o.writepid);
   if (pidFile !== undefined) writePidFile(pidFile);
   try {
-    return await serveUntilSignal(o, { readFile, log: (m) => logger.log(LOG_INFO, m) });
+    const at = configArgv.indexOf('--config');
+    const configFile = at >= 0 ? configArgv[at + 1] : undefined;
+    return await serveUntilSignal(o, { readFile, log: (m) => logger.log(LOG_INFO, m), configFile });
   } finally {
     if (pidFile !== undefined) removePidFile(pidFile);
     closeLog();

@@ -2,8 +2,9 @@
  * The server's TLS: one secure context from the server options (ca, cert, key or pkcs12, tls versions
  * and cipher lists; 2.6 ssl.c init_ssl), and per key state a node:tls server socket over an in-memory
  * Duplex whose writes are ciphertext for the control session (control-plane.md §6). The client's
- * certificate is asked for unless `verify-client-cert none`; with `require` a client without a valid
- * one is refused after the handshake (Node's own rejection is off so that the reason can be logged).
+ * certificate is asked for unless `verify-client-cert none`; Node's own rejection is off: the server's
+ * checks (client-auth.ts: verify-client-cert, remote-cert-tls, crl-verify, tls-verify) judge it after
+ * the handshake, so that the reason can be logged.
  */
 import { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext, type SecureVersion, TLSSocket } from 'node:tls';
@@ -93,30 +94,29 @@ export class ServerTlsChannel {
     this.transport.push(data);
   }
 
-  /** Resolves once the handshake is done; rejects on a TLS error or a refused client certificate. */
-  handshake(requireCert: boolean): Promise<void> {
+  /**
+   * Resolves once the handshake is done; rejects on a TLS error. The client's certificate is judged
+   * afterwards by the server's checks (client-auth.ts), from `chainError` and the chain.
+   */
+  handshake(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(new Error(`TLS Error: TLS handshake failed: ${e.message}`));
       this.socket.once('error', onError);
       this.socket.once('secure', () => {
         this.socket.off('error', onError);
-        const why = this.certProblem();
-        if (why !== undefined && (requireCert || why !== 'no client certificate')) {
-          reject(new Error(`VERIFY ERROR: ${why}`));
-          return;
-        }
         resolve();
       });
     });
   }
 
   /**
-   * Why the client's certificate chain is not valid, or undefined. A TLSSocket made without a
-   * tls.Server never sets `authorized`, so OpenSSL's verify result is read from the handle.
+   * OpenSSL's verification result for the client's chain (its code, e.g.
+   * UNABLE_TO_GET_ISSUER_CERT_LOCALLY), or undefined when it verified or none was sent. A TLSSocket
+   * made without a tls.Server never sets `authorized`, so the result is read from the handle.
    */
-  private certProblem(): string | undefined {
+  chainError(): string | undefined {
     const cert = this.socket.getPeerCertificate();
-    if (cert === undefined || cert === null || Object.keys(cert).length === 0) return 'no client certificate';
+    if (cert === undefined || cert === null || Object.keys(cert).length === 0) return undefined;
     const handle = (this.socket as unknown as { _handle?: { verifyError(): Error | null } })._handle;
     if (handle === undefined) return 'cannot read the verification result';
     const err = handle.verifyError();

@@ -54,6 +54,7 @@ import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2 } from '../../wire/opcode.js';
 import { tcpFrame } from '../data-plane-link.js';
 import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
+import { ServerAuth } from './client-auth.js';
 import { IfconfigPool, POOL_EXHAUSTED, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
 import { buildPushList, clientAddresses, type ServerAddressing } from './push-list.js';
 import { type ClientRecord, ServerClient, type ServerPlane } from './server-client.js';
@@ -73,6 +74,8 @@ export interface ServerRunOptions {
   log: (msg: string) => void;
   /** The data plane (default: a new in-process one, closed by `stop`). */
   api?: OvpnApi;
+  /** The config file's path (the scripts' `config` variable). */
+  configFile?: string;
 }
 
 export class OpenvpnServer {
@@ -106,6 +109,7 @@ export class OpenvpnServer {
     private readonly ownsApi: boolean,
     private readonly tun: ServerTun,
     tls: ServerTlsConfig,
+    private readonly auth: ServerAuth,
   ) {
     const poolOptions = poolOptionsFromServer(o);
     this.pool = poolOptions === undefined ? undefined : new IfconfigPool(poolOptions);
@@ -128,6 +132,7 @@ export class OpenvpnServer {
       occ: occString(o),
       send: (c, p) => this.sendTo(c, p),
       admit: (c) => this.admit(c),
+      auth,
       addPeer: (c) => this.addPeer(c),
       keyNew: (c, slot, keyId, keys) => this.keyNew(c, slot, keyId, keys),
       keySwap: (c) =>
@@ -159,25 +164,37 @@ export class OpenvpnServer {
   static async start(o: ServerOptions, run: ServerRunOptions): Promise<OpenvpnServer> {
     const tls = await loadServerTls(o, run.readFile);
     const newWrap = await makeServerWrapFactory(o, run.readFile);
+    const ifname = resolveIfname(o.dev);
+    let server: OpenvpnServer | undefined;
+    const auth = await ServerAuth.create(o, {
+      readFile: run.readFile,
+      log: run.log,
+      configFile: run.configFile,
+      dev: ifname,
+      sendControl: (c, text) => {
+        if (server?.clients.get(c.peerId) === c) c.sendControl(text);
+      },
+    });
     const api = run.api ?? new OvpnApi();
     let tun: ServerTun | undefined;
     try {
-      tun = ServerTun.create(api, o, resolveIfname(o.dev), run.log);
-      const server = new OpenvpnServer(o, run, api, run.api === undefined, tun, tls);
-      server.newWrap = newWrap;
+      tun = ServerTun.create(api, o, ifname, run.log);
+      const srv = new OpenvpnServer(o, run, api, run.api === undefined, tun, tls, auth);
+      server = srv;
+      srv.newWrap = newWrap;
       try {
-        server.listen();
+        srv.listen();
       } catch (e) {
-        await server.stop();
+        await srv.stop();
         throw e;
       }
-      server.status = startServerStatusFile(
+      srv.status = startServerStatusFile(
         o,
-        () => server.statusSnapshot(),
+        () => srv.statusSnapshot(),
         (m) => run.log(`status: ${m}`),
       );
       run.log('Initialization Sequence Completed');
-      return server;
+      return srv;
     } catch (e) {
       if (tun !== undefined && !tun.closed) tun.close();
       if (run.api === undefined) api.close();
@@ -246,6 +263,8 @@ export class OpenvpnServer {
     for (const p of this.tcpPending.values()) closeFd(p.fd);
     this.tcpPending.clear();
     this.status?.close();
+    // client-disconnect and learn-address runs of the clients just removed
+    await this.auth.drain(5000);
     for (const u of this.unsubscribe.splice(0)) u();
     this.acceptWatch?.close();
     if (!this.tun.closed) this.tun.close();
@@ -373,6 +392,7 @@ export class OpenvpnServer {
       });
       const c = new ServerClient(session, this.plane, this.freePeerId(), from, 'udp', this.nextClientId++);
       this.clients.set(c.peerId, c);
+      this.auth.clientCreated(c, v.wrap);
       this.byAddress.set(from, c);
       this.listener!.attach(from);
       c.remote = { addr, port };
@@ -458,6 +478,7 @@ export class OpenvpnServer {
       this.nextClientId++,
     );
     this.clients.set(p.peerId, c);
+    this.auth.clientCreated(c, p.wrap);
     this.bySocket.set(socket, c);
     this.tcpFds.set(c, p.fd);
     this.run.log(`MULTI: new TCP connection from ${c.record.realAddress}, peer-id ${c.peerId}`);
@@ -496,29 +517,50 @@ export class OpenvpnServer {
 
   /**
    * SEAM (ccd, auth, client-connect): may this client in, with which addresses and which PUSH_REPLY
-   * options. Called after TLS and key-method 2, with the CN, peer-info and cipher known. The pool
-   * lease is taken here (2.6 multi_select_virtual_addr); a ccd's ClientConfig goes into
-   * clientAddresses / buildPushList where `undefined` is passed now.
+   * options. Called after TLS and key-method 2 (the client authenticated), with the CN, peer-info and
+   * cipher known. As 2.6 multi_connection_established: the ccd file, the address (its ifconfig-push,
+   * else a pool lease: multi_select_virtual_addr), client-connect (whose output may set the address
+   * again), then the PUSH_REPLY with the auth-token.
    */
-  private admit(c: ServerClient): { push: string[] } | { refuse: string } {
-    const cn = c.record.commonName;
-    const ccd = this.clientConfig(cn);
-    if ('refuse' in ccd) return ccd;
-    const cc = ccd.config;
+  private async admit(c: ServerClient): Promise<{ push: string[] } | { refuse: string }> {
+    const ccdRead = this.clientConfig(c.record.commonName);
+    if ('refuse' in ccdRead) return ccdRead;
+    const ccd = ccdRead.config;
     // an ifconfig-push address is the client's own: no pool entry (multi_select_virtual_addr)
-    const lease = cc?.ifconfigPush !== undefined ? undefined : this.pool?.acquire(cn);
-    if (lease === undefined && this.pool !== undefined && cc?.ifconfigPush === undefined) {
+    let lease = ccd?.ifconfigPush !== undefined ? undefined : this.pool?.acquire(c.record.commonName);
+    if (lease === undefined && this.pool !== undefined && ccd?.ifconfigPush === undefined) {
       this.run.log(POOL_EXHAUSTED);
       return { refuse: 'no free address in the pool' };
     }
+    const release = () => {
+      if (lease !== undefined) this.pool?.release(lease.handle, true, Math.floor(Date.now() / 1000));
+      lease = undefined;
+    };
+    const connect = await this.auth.clientConnect(c, ccd, clientAddresses(this.addressing, lease, ccd));
+    if (!this.clients.has(c.peerId) || this.clients.get(c.peerId) !== c) {
+      release();
+      return { refuse: 'gone' };
+    }
+    if (!connect.ok) {
+      release();
+      return { refuse: connect.reason };
+    }
+    const config = connect.config;
+    // client-connect's ifconfig-push: no pool entry (multi_select_virtual_addr)
+    if (config?.ifconfigPush !== undefined) release();
     if (lease !== undefined) this.leases.set(c, lease);
-    const addresses = clientAddresses(this.addressing, lease, cc);
+    const addresses = clientAddresses(this.addressing, lease, config);
     c.record.vpn = addresses;
+    const iroutes = [
+      ...(config?.iroutes ?? []).map((r) => `${r.address}/${r.prefix}`),
+      ...(config?.iroutesIpv6 ?? []).map((r) => `${r.address}/${r.prefix}`),
+    ];
+    const authToken = this.auth.admitted(c, addresses, iroutes);
     const info = c.record.peerInfo;
     const ivMtu = info?.vars.get('IV_MTU');
     const push = buildPushList({
       serverPush: this.o.push,
-      client: cc,
+      client: config,
       addresses,
       // dynamic tls-crypt for renegotiations (2.6 ssl.c tls_session_generate_dynamic_tls_crypt_key) is
       // not implemented yet: not announcing it keeps the client on the configured control wrap
@@ -526,6 +568,7 @@ export class OpenvpnServer {
       peerId: c.peerId,
       cipher: c.record.cipher,
       ncp: (info?.ciphers.length ?? 0) > 0,
+      authToken,
       ivMtu: ivMtu === undefined ? undefined : Number(ivMtu),
       tunMtu: this.o.tunMtu,
     });
@@ -628,6 +671,13 @@ export class OpenvpnServer {
     } else {
       for (const [k, v] of this.bySocket) if (v === c) this.bySocket.delete(k);
     }
+    const counters = this.peerCounters(c.peerId);
+    this.auth.clientGone(
+      c,
+      counters === undefined
+        ? undefined
+        : { rx: counters['link-rx-bytes'] ?? 0, tx: counters['link-tx-bytes'] ?? 0 },
+    );
     try {
       this.api.peerDel({ ifindex: this.ifindex, peer: { id: c.peerId } });
     } catch {

@@ -73,6 +73,8 @@ export interface ServerLab {
   startServer(p: TunnelPlan): Promise<LineWatcher>;
   /** Starts stock openvpn as client `i` (1-based) to `serverPort`/`proto`; resolves once initialised. */
   startClient(i: number, proto: 'udp' | 'tcp', port: number, extra?: string[]): Promise<LineWatcher>;
+  /** Starts stock openvpn as client `i` without waiting for anything (for clients meant to fail). */
+  spawnClient(i: number, proto: 'udp' | 'tcp', port: number, extra?: string[]): LineWatcher;
   /** ping from namespace `ns` to `dst`: resolves with the packets received out of `count`. */
   ping(ns: string, dst: string, count?: number): Promise<{ received: number; out: string }>;
   cleanup(): Promise<string[]>;
@@ -126,7 +128,7 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       await w.waitFor((l) => l.includes('Initialization Sequence Completed'), 15_000, 'the server to start');
       return w;
     };
-    const startClient = async (i: number, proto: 'udp' | 'tcp', port: number, extra: string[] = []) => {
+    const spawnClient = (i: number, proto: 'udp' | 'tcp', port: number, extra: string[] = []) => {
       const child = lab.spawn(clientNs[i - 1], 'openvpn', [
         '--client',
         '--dev',
@@ -154,6 +156,10 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       ]);
       const w = new LineWatcher(child);
       watchers.push(w);
+      return w;
+    };
+    const startClient = async (i: number, proto: 'udp' | 'tcp', port: number, extra: string[] = []) => {
+      const w = spawnClient(i, proto, port, extra);
       try {
         await w.waitFor(
           (l) => l.includes('Initialization Sequence Completed'),
@@ -177,7 +183,7 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       const m = /(\d+) received/.exec(r.stdout);
       return { received: m ? Number(m[1]) : 0, out: r.stdout + r.stderr };
     };
-    return { lab, dir, nsS, clientNs, startServer, startClient, ping, cleanup };
+    return { lab, dir, nsS, clientNs, startServer, startClient, spawnClient, ping, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
