@@ -10,34 +10,13 @@
  *   token and its renegotiations authenticate with it without running the script again.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeCrl } from '../../support/pki.js';
 import type { LineWatcher } from '../openvpn/fixture.js';
 import { type ServerLab, serverLabSkip, startServerLab } from './fixture.js';
-
-/** Writes an executable /bin/sh script (scripts get no PATH: only builtins and absolute paths). */
-export function writeScript(path: string, body: string[]): string {
-  writeFileSync(path, ['#!/bin/sh', ...body, ''].join('\n'));
-  chmodSync(path, 0o755);
-  return path;
-}
-
-/** The lines of a file, or [] when it does not exist (yet). */
-export function fileLines(path: string): string[] {
-  return existsSync(path)
-    ? readFileSync(path, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-    : [];
-}
-
-/** Stops the processes a test started, whatever happened. */
-export async function stopAll(ws: LineWatcher[]): Promise<void> {
-  for (const w of ws) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-  await Promise.all(ws.map((w) => w.waitExit(8000)));
-}
+import { fileLines, stopAll, writeScript } from './script-helpers.js';
 
 describe('ovpn-ts server: crl-verify and auth-user-pass-verify', { skip: serverLabSkip() }, () => {
   let s: ServerLab;

@@ -1,0 +1,131 @@
+/**
+ * The per-client scripts of the ovpn-ts server with a stock 2.6 client: the client's ccd file and its
+ * client-connect output file both apply (ccd first, then the script's: its ifconfig-push wins, the
+ * pushes of both are sent); learn-address hears of the address when the client comes and goes;
+ * client-disconnect runs when it leaves, with the bytes it moved and how long it stayed.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LineWatcher } from '../openvpn/fixture.js';
+import { type ServerLab, serverLabSkip, startServerLab } from './fixture.js';
+import { envOf, fileLines, sleep, stopAll, waitForEnv, writeScript } from './script-helpers.js';
+
+describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
+  skip: serverLabSkip(),
+}, () => {
+  let s: ServerLab;
+  before(async () => {
+    s = await startServerLab('sw', 1);
+  });
+  after(async () => {
+    const left = await s?.cleanup();
+    assert.deepEqual(left ?? [], []);
+  });
+
+  it('the ccd and the client-connect output shape the client; client-disconnect sees its bytes', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const ccd = join(s.dir, 'ccd');
+    mkdirSync(ccd);
+    // the ccd: a push and an address the script's output overrides
+    writeFileSync(
+      join(ccd, 'sw-c1'),
+      'push "route 198.51.100.0 255.255.255.0"\nifconfig-push 10.70.0.40 255.255.255.0\n',
+    );
+    const cc = writeScript(join(s.dir, 'cc.sh'), [
+      `/usr/bin/env > ${join(s.dir, 'cc.env')}`,
+      'echo \'push "route 192.0.2.0 255.255.255.0"\' > "$1"',
+      'echo "ifconfig-push 10.70.0.50 255.255.255.0" >> "$1"',
+      'exit 0',
+    ]);
+    const cd = writeScript(join(s.dir, 'cd.sh'), [`/usr/bin/env > ${join(s.dir, 'cd.env')}`, 'exit 0']);
+    const laLog = join(s.dir, 'la.log');
+    const la = writeScript(join(s.dir, 'la.sh'), [`echo "$1 $2 $3" >> ${laLog}`, 'exit 0']);
+    const srv = await s.startServer({
+      net: 70,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1194,
+      dev: 'swtun3',
+      extra: [
+        'script-security 2',
+        `client-config-dir ${ccd}`,
+        `client-connect ${cc}`,
+        `client-disconnect ${cd}`,
+        `learn-address ${la}`,
+      ],
+    });
+    ws.push(srv);
+    const c1 = await s.startClient(1, 'udp', 1194, ['--explicit-exit-notify', '1']);
+    ws.push(c1);
+    const push = c1.out.find((l) => l.includes('PUSH: Received control message'));
+    assert.ok(push !== undefined, c1.tail(30));
+    assert.match(push, /route 198\.51\.100\.0 255\.255\.255\.0/, 'the ccd push');
+    assert.match(push, /route 192\.0\.2\.0 255\.255\.255\.0/, "the script's push");
+    assert.match(push, /ifconfig 10\.70\.0\.50 255\.255\.255\.0/, "the script's ifconfig-push wins");
+    const addr = execFileSync('ip', ['-n', s.clientNs[0], '-4', 'addr', 'show'], { encoding: 'utf8' });
+    assert.match(addr, /inet 10\.70\.0\.50\/24/);
+    const routes = execFileSync('ip', ['-n', s.clientNs[0], 'route'], { encoding: 'utf8' });
+    assert.match(routes, /192\.0\.2\.0\/24 via 10\.70\.0\.1/);
+    assert.match(routes, /198\.51\.100\.0\/24 via 10\.70\.0\.1/);
+
+    const ccEnv = envOf(fileLines(join(s.dir, 'cc.env')));
+    assert.equal(ccEnv.get('script_type'), 'client-connect');
+    assert.equal(ccEnv.get('common_name'), 'sw-c1');
+    assert.equal(ccEnv.get('trusted_ip'), '10.76.1.2');
+    // the ccd's address is what client-connect was told (2.6 selects it before the script)
+    assert.equal(ccEnv.get('ifconfig_pool_remote_ip'), '10.70.0.40');
+    assert.equal(ccEnv.get('IV_PROTO') !== undefined, true, 'peer-info variables');
+
+    const r = await s.ping(s.clientNs[0], '10.70.0.1', 5);
+    assert.equal(r.received, 5, r.out);
+    assert.equal((await s.ping(s.nsS, '10.70.0.50')).received, 3);
+    await sleep(1200);
+    // an ifconfig-push takes no pool entry, so no pool IPv6 address either (2.6 multi_select_virtual_addr)
+    assert.deepEqual(fileLines(laLog), ['add 10.70.0.50 sw-c1']);
+
+    c1.child.kill('SIGTERM');
+    await c1.waitExit(8000);
+    await srv.waitFor((l) => l.includes('removed:'), 10_000, 'the client to be removed', 0);
+    const cdEnv = await waitForEnv(join(s.dir, 'cd.env'));
+    assert.equal(cdEnv.get('script_type'), 'client-disconnect');
+    assert.equal(cdEnv.get('common_name'), 'sw-c1');
+    assert.ok(Number(cdEnv.get('bytes_received')) > 5 * 84, `bytes_received ${cdEnv.get('bytes_received')}`);
+    assert.ok(Number(cdEnv.get('bytes_sent')) > 5 * 84, `bytes_sent ${cdEnv.get('bytes_sent')}`);
+    assert.ok(Number(cdEnv.get('time_duration')) >= 1, `time_duration ${cdEnv.get('time_duration')}`);
+    await sleep(500);
+    assert.deepEqual(fileLines(laLog), ['add 10.70.0.50 sw-c1', 'delete 10.70.0.50 sw-c1']);
+  });
+
+  it('a failing client-connect refuses the client with AUTH_FAILED, and client-disconnect does not run for it', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const cc = writeScript(join(s.dir, 'cc-no.sh'), ['exit 1']);
+    const cdLog = join(s.dir, 'cd-no.log');
+    const cd = writeScript(join(s.dir, 'cd-no.sh'), [`echo "$common_name" >> ${cdLog}`, 'exit 0']);
+    const srv = await s.startServer({
+      net: 69,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1195,
+      dev: 'swtun4',
+      extra: ['script-security 2', `client-connect ${cc}`, `client-disconnect ${cd}`],
+    });
+    ws.push(srv);
+    const c1 = s.spawnClient(1, 'udp', 1195);
+    ws.push(c1);
+    await c1.waitFor(
+      (l) => l.includes('AUTH: Received control message: AUTH_FAILED'),
+      15_000,
+      'AUTH_FAILED',
+      0,
+    );
+    assert.notEqual(await c1.waitExit(8000), undefined, c1.tail(10));
+    await srv.waitFor((l) => l.includes('removed:'), 10_000, 'the client to be removed', 0);
+    await sleep(500);
+    assert.deepEqual(fileLines(cdLog), [], 'no client-disconnect for a client client-connect refused');
+  });
+});
