@@ -6,10 +6,11 @@
 
 import { type ReadFileFn, readFileRef } from '../../config/load.js';
 import type { ServerOptions } from '../../config/server-options.js';
-import { parseKeyDirection, parseStaticKey } from '../../control/static-key.js';
+import { parseKeyDirection, parseStaticKey, parseTlsCryptV2ServerKey } from '../../control/static-key.js';
 import { PlainWrap } from '../../control/wrap/plain.js';
 import { TlsAuthWrap } from '../../control/wrap/tls-auth.js';
 import { TlsCryptWrap } from '../../control/wrap/tls-crypt.js';
+import { TlsCryptV2ServerWrap } from '../../control/wrap/tls-crypt-v2.js';
 import type { ControlWrap } from '../../control/wrap/wrap.js';
 
 export async function makeServerWrapFactory(
@@ -30,7 +31,10 @@ export async function makeServerWrapFactory(
       const key2 = parseStaticKey(text, 'tls-crypt');
       return (first) => new TlsCryptWrap({ key2, role: 'server', firstPacketId: first });
     }
-    case 'tls-crypt-v2':
-      throw new Error('tls-crypt-v2: not supported by the ovpn-ts server yet');
+    case 'tls-crypt-v2': {
+      // the server key; each client's key comes in its WKc (TlsCryptV2ServerWrap)
+      const serverKey = parseTlsCryptV2ServerKey(text);
+      return (first) => new TlsCryptV2ServerWrap({ serverKey, firstPacketId: first });
+    }
   }
 }

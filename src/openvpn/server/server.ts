@@ -51,7 +51,7 @@ import {
 import { type FdWatcher, watchFd } from '../../sys/poll.js';
 import { tcpListen } from '../../transport/tcp-socket.js';
 import { createUdpSocket } from '../../transport/udp-socket.js';
-import { OP_CONTROL_HARD_RESET_CLIENT_V2 } from '../../wire/opcode.js';
+import { OP_CONTROL_HARD_RESET_CLIENT_V2, OP_CONTROL_HARD_RESET_CLIENT_V3 } from '../../wire/opcode.js';
 import { tcpFrame } from '../data-plane-link.js';
 import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
 import { ServerAuth } from './client-auth.js';
@@ -726,7 +726,9 @@ function decodeFirstReset(plain: Buffer | WrapError): ControlPacket | undefined 
   if (plain instanceof WrapError) return undefined;
   const p = decodeControl(plain);
   if (p instanceof PacketError) return undefined;
-  return p.opcode === OP_CONTROL_HARD_RESET_CLIENT_V2 && p.keyId === 0 && p.messageId === 0 ? p : undefined;
+  // V3: a tls-crypt-v2 client's reset, its WKc already taken by the wrap
+  const reset = p.opcode === OP_CONTROL_HARD_RESET_CLIENT_V2 || p.opcode === OP_CONTROL_HARD_RESET_CLIENT_V3;
+  return reset && p.keyId === 0 && p.messageId === 0 ? p : undefined;
 }
 
 /** `dev tun` (or any name ending in no digit... only `tun`): the first free tunN, as the kernel names it. */
