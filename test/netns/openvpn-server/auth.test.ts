@@ -7,7 +7,9 @@
  *   refused without restarting the server;
  * - auth-user-pass-verify via-file and via-env: a wrong password gets AUTH_FAILED (the client says so
  *   and exits, as 2.6 makes it), the right one connects; with auth-gen-token the client is pushed a
- *   token and its renegotiations authenticate with it without running the script again.
+ *   token and its renegotiations authenticate with it without running the script again;
+ * - a slow script holds back only its own client (scripts run asynchronously);
+ * - auth-gen-token with a renewal shorter than reneg-sec: fresh tokens on the server's timer.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -171,4 +173,88 @@ describe('ovpn-ts server: crl-verify and auth-user-pass-verify', { skip: serverL
       assert.ok(!srv.out.some((l) => /removed:/.test(l) && l.includes('alice')), srv.tail(30));
     });
   }
+
+  it('a slow auth-user-pass-verify holds back only its own client', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const script = writeScript(join(s.dir, 'upv-slow.sh'), [
+      '{ read -r u; read -r p; } < "$1"',
+      '[ "$u" = slow ] && /bin/sleep 8',
+      '[ "$p" = ok ] && exit 0',
+      'exit 1',
+    ]);
+    writeFileSync(join(s.dir, 'slow.pass'), 'slow\nok\n');
+    writeFileSync(join(s.dir, 'quick.pass'), 'quick\nok\n');
+    const srv = await s.startServer({
+      net: 66,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1197,
+      dev: 'swtun7',
+      extra: ['script-security 2', `auth-user-pass-verify ${script} via-file`],
+    });
+    ws.push(srv);
+    const slow = s.spawnClient(1, 'udp', 1197, ['--auth-user-pass', join(s.dir, 'slow.pass')]);
+    ws.push(slow);
+    await srv.waitFor(
+      (l) => l.includes('new connection from') && l.includes('10.76.1.2'),
+      10_000,
+      'client 1',
+      0,
+    );
+    const started = Date.now();
+    const quick = await s.startClient(2, 'udp', 1197, ['--auth-user-pass', join(s.dir, 'quick.pass')]);
+    ws.push(quick);
+    assert.ok(Date.now() - started < 6000, 'client 2 was not held up by client 1 script');
+    assert.ok(
+      !slow.out.some((l) => l.includes('Initialization Sequence Completed')),
+      'client 1 is still waiting',
+    );
+    assert.equal((await s.ping(s.clientNs[1], '10.66.0.1')).received, 3);
+    // and client 1 gets in once its script answers
+    await slow.waitFor(
+      (l) => l.includes('Initialization Sequence Completed'),
+      20_000,
+      'client 1 to connect',
+      0,
+    );
+    assert.equal((await s.ping(s.clientNs[0], '10.66.0.1')).received, 3);
+  });
+
+  it('auth-gen-token renewal shorter than reneg-sec: the server sends the client a fresh token on its timer', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const calls = join(s.dir, 'upv-renew.log');
+    const script = writeScript(join(s.dir, 'upv-renew.sh'), [
+      '{ read -r u; read -r p; } < "$1"',
+      `echo "$u" >> ${calls}`,
+      '[ "$p" = ok ] && exit 0',
+      'exit 1',
+    ]);
+    writeFileSync(join(s.dir, 'renew.pass'), 'carol\nok\n');
+    const srv = await s.startServer({
+      net: 65,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1198,
+      dev: 'swtun8',
+      renegSec: 3600,
+      extra: ['script-security 2', `auth-user-pass-verify ${script} via-file`, 'auth-gen-token 0 3'],
+    });
+    ws.push(srv);
+    const c = await s.startClient(1, 'udp', 1198, ['--auth-user-pass', join(s.dir, 'renew.pass')]);
+    ws.push(c);
+    const first = c.out.findIndex((l) => l.includes('PUSH: Received control message'));
+    for (let n = 1; n <= 2; n++) {
+      await c.waitFor(
+        () =>
+          c.out.filter((l) => /PUSH: Received control message: 'PUSH_REPLY,auth-token/.test(l)).length >= n,
+        10_000,
+        `token update ${n}`,
+        first + 1,
+      );
+    }
+    assert.deepEqual(fileLines(calls), ['carol'], 'the script ran once');
+    assert.equal((await s.ping(s.clientNs[0], '10.65.0.1')).received, 3);
+  });
 });
