@@ -106,10 +106,21 @@ export interface ServerAuthRuntime {
   dev: string;
   /** Sends a control message (text) to a client over its TLS session. */
   sendControl: (c: ServerClient, text: string) => void;
+  /** The link byte counters of a client's peer while it is on the data plane. */
+  linkBytes?: (c: ServerClient) => LinkBytes | undefined;
   /** Injected for tests: scripts and temp files (default: real ones). */
   runner?: ScriptRunner;
   tmp?: TempFiles;
 }
+
+/** A peer's link byte counters. */
+export interface LinkBytes {
+  rx: bigint | number;
+  tx: bigint | number;
+}
+
+/** How often the counters of a client with client-disconnect are sampled (ms). */
+const COUNTER_SAMPLE_MS = 5000;
 
 /** The outcome of client-connect for `admit`. */
 export type ConnectVerdict = { ok: true; config: ClientConfig | undefined } | { ok: false; reason: string };
@@ -132,6 +143,12 @@ interface ClientAuth {
   /** Addresses announced to learn-address (deleted when the client goes). */
   learned: string[];
   renewTimer: NodeJS.Timeout | undefined;
+  /**
+   * The peer's counters as last sampled: a peer the data plane removed itself (keepalive timeout)
+   * cannot be asked any more when the client is gone.
+   */
+  lastBytes: LinkBytes | undefined;
+  sampleTimer: NodeJS.Timeout | undefined;
   /** This client's learn-address runs, in order. */
   chain: Promise<unknown>;
 }
@@ -205,6 +222,8 @@ export class ServerAuth implements ClientAuthHooks {
       connectEnv: undefined,
       learned: [],
       renewTimer: undefined,
+      lastBytes: undefined,
+      sampleTimer: undefined,
       chain: Promise.resolve(),
     };
     this.clients.set(c, a);
@@ -362,6 +381,13 @@ export class ServerAuth implements ClientAuthHooks {
         this.learn(a, la, 'add', addr, c.record.commonName);
       }
     }
+    const sample = this.rt.linkBytes;
+    if (this.o.scripts.clientDisconnect !== undefined && sample !== undefined) {
+      a.sampleTimer = setInterval(() => {
+        a.lastBytes = sample(c) ?? a.lastBytes;
+      }, COUNTER_SAMPLE_MS);
+      a.sampleTimer.unref();
+    }
     const tokens = this.upCfg.tokens;
     if (tokens !== undefined && a.state.token !== undefined) {
       const every = authTokenRenewalInterval(tokens.renewal, this.o.renegSec);
@@ -378,21 +404,24 @@ export class ServerAuth implements ClientAuthHooks {
 
   /**
    * The client is gone: client-disconnect (if client-connect let it in) with the peer's link byte
-   * counters, learn-address delete for its addresses. Runs in the background (see `drain`).
+   * counters (`counters`, or the last sample when the peer is gone already), learn-address delete for
+   * its addresses. Runs in the background (see `drain`).
    */
-  clientGone(c: ServerClient, counters: { rx: bigint | number; tx: bigint | number } | undefined): void {
+  clientGone(c: ServerClient, counters: LinkBytes | undefined): void {
     const a = this.clients.get(c);
     if (a === undefined) return;
     this.clients.delete(c);
     clearInterval(a.renewTimer);
+    clearInterval(a.sampleTimer);
+    const bytes = counters ?? a.lastBytes;
     const cmd = this.o.scripts.clientDisconnect;
     if (a.connectEnv !== undefined && cmd !== undefined) {
       const env = mergeEnv(
         a.connectEnv,
         clientDisconnectEnv({
           remote: a.remote,
-          bytesReceived: counters?.rx ?? 0,
-          bytesSent: counters?.tx ?? 0,
+          bytesReceived: bytes?.rx ?? 0,
+          bytesSent: bytes?.tx ?? 0,
           created: a.createdSec,
           now: Math.floor(Date.now() / 1000),
         }),

@@ -174,6 +174,7 @@ export class OpenvpnServer {
       sendControl: (c, text) => {
         if (server?.clients.get(c.peerId) === c) c.sendControl(text);
       },
+      linkBytes: (c) => (server?.clients.get(c.peerId) === c ? server.linkBytes(c.peerId) : undefined),
     });
     const api = run.api ?? new OvpnApi();
     let tun: ServerTun | undefined;
@@ -671,13 +672,7 @@ export class OpenvpnServer {
     } else {
       for (const [k, v] of this.bySocket) if (v === c) this.bySocket.delete(k);
     }
-    const counters = this.peerCounters(c.peerId);
-    this.auth.clientGone(
-      c,
-      counters === undefined
-        ? undefined
-        : { rx: counters['link-rx-bytes'] ?? 0, tx: counters['link-tx-bytes'] ?? 0 },
-    );
+    this.auth.clientGone(c, this.linkBytes(c.peerId));
     try {
       this.api.peerDel({ ifindex: this.ifindex, peer: { id: c.peerId } });
     } catch {
@@ -691,6 +686,12 @@ export class OpenvpnServer {
     const lease = this.leases.get(c);
     this.leases.delete(c);
     if (lease !== undefined) this.pool?.release(lease.handle, false, Math.floor(Date.now() / 1000));
+  }
+
+  /** The link bytes of a client's peer (client-disconnect's bytes_received/bytes_sent), if it is there. */
+  private linkBytes(peerId: number): { rx: number | bigint; tx: number | bigint } | undefined {
+    const p = this.peerCounters(peerId);
+    return p === undefined ? undefined : { rx: p['link-rx-bytes'] ?? 0, tx: p['link-tx-bytes'] ?? 0 };
   }
 
   /** 2.6 multi_assign_peer_id: the lowest id no client has. */
