@@ -276,13 +276,27 @@ export class OpenvpnServer {
     if (this.ownsApi) this.api.close();
   }
 
+  /** Control packets whose handling threw (a bug): dropped and counted, the first ten logged. */
+  controlFaults = 0;
+
   private listen(): void {
     const l = this.o.listen;
     const family = l.family === 4 ? 4 : 6;
     this.unsubscribe.push(
       this.api.onControl((m) => {
         if (m.ifindex !== this.ifindex) return;
-        this.control(m.socket, m['remote-addr'], m['remote-port'], m.packet);
+        // A fault here must not stop the device's delivery of control packets to us: counted, logged.
+        try {
+          this.control(m.socket, m['remote-addr'], m['remote-port'], m.packet);
+        } catch (e) {
+          this.controlFaults++;
+          if (this.controlFaults <= 10) {
+            const why = e instanceof Error ? e.message : String(e);
+            this.run.log(
+              `control packet from ${m['remote-addr']}:${m['remote-port']} dropped: internal error: ${why}`,
+            );
+          }
+        }
       }),
       this.api.subscribe((n) => {
         if (n.name === 'peer-del-ntf' && n.msg.ifindex === this.ifindex) {
