@@ -4,7 +4,7 @@
  * alone is --storm-only), --seconds N (iperf3 per direction, default 10), --reps N (rounds of the
  * throughput comparison, default 3), --cycles N and --daemon-rounds N --warmup N (ovpnd churn, default
  * 1000 x 3 after 1000 warm-up cycles), --vpn-rounds N (full VPN vs full VPN, default 2, env
- * VPN_BENCH_ROUNDS), --vpn-mtus 1500,9000 (its tunnel MTU cases, the default; 1500 is OpenVPN's default
+ * VPN_BENCH_ROUNDS), --vpn-mtus 1500,9000,60000 (its tunnel MTU cases, the default; 1500 is OpenVPN's default
  * setup, N is `tun-mtu N` + `mssfix 0`; env VPN_BENCH_MTUS),
  * --storm-clients N (connect storm, default 200, env STORM_CLIENTS; env
  * STORM_SERVER_EXTRA: extra server directives separated by `;`). Exits 1 if a target is missed.
@@ -28,7 +28,7 @@ if (args.includes('storm')) args.push('--storm-only');
 if (args.includes('--help')) {
   console.log(
     'usage: npm run bench -- [--crypto-only] [--throughput-only] [--daemon-only] [--seconds N] [--reps N]' +
-      ' [--cycles N] [--daemon-rounds N] [--warmup N] [--vpn-only] [--vpn-rounds N] [--vpn-mtus 1500,9000] [--storm-only | storm]' +
+      ' [--cycles N] [--daemon-rounds N] [--warmup N] [--vpn-only] [--vpn-rounds N] [--vpn-mtus 1500,9000,60000] [--storm-only | storm]' +
       ' [--storm-clients N]',
   );
   process.exit(0);
