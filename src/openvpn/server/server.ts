@@ -52,6 +52,7 @@ import { type FdWatcher, watchFd } from '../../sys/poll.js';
 import { tcpListen } from '../../transport/tcp-socket.js';
 import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2, OP_CONTROL_HARD_RESET_CLIENT_V3 } from '../../wire/opcode.js';
+import { type CompFramingName, compFramingOf, mssClampFor } from '../data-options.js';
 import { tcpFrame } from '../data-plane-link.js';
 import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
 import { ServerAuth } from './client-auth.js';
@@ -631,23 +632,25 @@ export class OpenvpnServer {
       this.o.ping > 0 && this.o.pingRecvTimeout > 0
         ? { 'keepalive-interval': this.o.ping, 'keepalive-timeout': this.o.pingRecvTimeout }
         : {};
+    const r = c.remote;
+    const v6 = r?.addr.includes(':') === true && !r.addr.startsWith('::ffff:');
+    const data = serverPeerDataOptions(this.o, c.record.proto, v6 ? 6 : 4);
     if (c.record.proto === 'tcp') {
-      this.api.peerSet({ ifindex: this.ifindex, peer: { id: c.peerId, ...vpn, ...keepalive } });
+      this.api.peerSet({ ifindex: this.ifindex, peer: { id: c.peerId, ...vpn, ...keepalive, ...data } });
       return;
     }
-    const r = c.remote;
     if (r === undefined) throw new Error('the client has no address');
-    const v6 = r.addr.includes(':');
     this.api.peerNew({
       ifindex: this.ifindex,
       peer: {
         id: c.peerId,
         'tx-id': c.peerId,
         socket: this.listenFd,
-        ...(v6 ? { 'remote-ipv6': r.addr } : { 'remote-ipv4': r.addr }),
+        ...(r.addr.includes(':') ? { 'remote-ipv6': r.addr } : { 'remote-ipv4': r.addr }),
         'remote-port': r.port,
         ...vpn,
         ...keepalive,
+        ...data,
       },
     });
   }
@@ -764,4 +767,26 @@ function splitAddress(key: string): [string, number] {
   const colon = key.lastIndexOf(':');
   const host = key.slice(0, colon);
   return [host.startsWith('[') ? host.slice(1, -1) : host, Number(key.slice(colon + 1))];
+}
+
+/**
+ * The compression framing and MSS clamp of a client's peer: the server config's `comp-lzo no` /
+ * `compress stub(-v2)` framing (2.6 frames every client's data with its own compression setting) and
+ * its mssfix, computed as 2.6's mss.c does for the client's transport (data-options.ts).
+ */
+export function serverPeerDataOptions(
+  o: Pick<ServerOptions, 'compression' | 'mssfix' | 'tunMtu'>,
+  proto: 'udp' | 'tcp',
+  family: 4 | 6,
+): { 'mss-clamp': number; 'comp-framing': CompFramingName } {
+  return {
+    'mss-clamp': mssClampFor({
+      mssfix: o.mssfix,
+      tunMtu: o.tunMtu,
+      proto,
+      family,
+      compression: o.compression,
+    }),
+    'comp-framing': compFramingOf(o.compression),
+  };
 }
