@@ -320,7 +320,12 @@ export class OpenvpnServer {
       }),
     );
     if (l.proto === 'udp') {
-      this.listenFd = createUdpSocket({ family, port: l.port, address: l.local });
+      this.listenFd = createUdpSocket({
+        family,
+        port: l.port,
+        address: l.local,
+        v6only: l.ipv6only === true,
+      });
       this.listener = new ServerListener({
         cookie: SessionCookie.create(this.o.handWindow),
         newWrap: this.newWrap,
@@ -347,7 +352,13 @@ export class OpenvpnServer {
         `UDP${family === 4 ? 'v4' : 'v6'} link local (bound): ${l.local ?? '[AF_INET6]'}:${this.port}`,
       );
     } else {
-      this.listenFd = tcpListen({ family, port: l.port, address: l.local, backlog: 32 });
+      this.listenFd = tcpListen({
+        family,
+        port: l.port,
+        address: l.local,
+        backlog: 32,
+        v6only: l.ipv6only === true,
+      });
       this.acceptWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.acceptAll());
       this.port = l.port;
       this.run.log(
