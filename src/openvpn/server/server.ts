@@ -258,7 +258,9 @@ export class OpenvpnServer {
     this.listener?.shutdown();
     if (this.o.explicitExitNotify > 0) {
       const ms = Math.min(this.o.explicitExitNotify, 2) * 1000;
-      await Promise.all([...this.clients.values()].map((c) => c.sendRestart(ms)));
+      await Promise.all(
+        [...this.clients.values()].map((c) => c.sendRestart(ms, this.o.explicitExitNotify === 2)),
+      );
     }
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
     for (const p of this.tcpPending.values()) closeFd(p.fd);

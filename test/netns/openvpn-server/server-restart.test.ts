@@ -55,8 +55,13 @@ describe('ovpn-ts server: SIGUSR1 and SIGHUP restart it', { skip: serverLabSkip(
           `client ${i + 1} to reconnect after ${signal}`,
           marks[i],
         );
-        const line = c.out.slice(marks[i]).find((l) => l.includes('Data Channel: cipher'));
-        assert.ok(line?.includes(`'${cipher}'`), `client ${i + 1} after ${signal} uses ${cipher}: ${line}`);
+        // 2.6 logs `Data Channel: cipher '...'` when it negotiates and `Outgoing Data Channel: Cipher '...'`
+        // when it installs the key (after a restart it may only do the latter)
+        const line = c.out.slice(marks[i]).find((l) => /Data Channel: [Cc]ipher '/.test(l));
+        assert.ok(
+          line?.includes(`'${cipher}'`),
+          `client ${i + 1} after ${signal} uses ${cipher}: ${line}\n${c.out.slice(marks[i]).join('\n')}`,
+        );
       }
       const pings = await Promise.all(s.clientNs.map((ns) => s.ping(ns, '10.75.0.1', 5)));
       for (const [i, p] of pings.entries())
@@ -73,5 +78,28 @@ describe('ovpn-ts server: SIGUSR1 and SIGHUP restart it', { skip: serverLabSkip(
     srv.child.kill('SIGTERM');
     assert.equal(await srv.waitExit(8000), 0, srv.tail(20));
     assert.equal(linkIn(s.nsS, 'sltun0'), false, 'the device is gone');
+  });
+
+  it('explicit-exit-notify 2: the clients are told RESTART,[N] (move to the next remote)', async () => {
+    const srv = await s.startServer({
+      net: 74,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1196,
+      dev: 'sltun1',
+      extra: ['explicit-exit-notify 2'],
+    });
+    const c1 = await s.startClient(1, 'udp', 1196);
+    const mark = c1.out.length;
+    srv.child.kill('SIGTERM');
+    assert.equal(await srv.waitExit(8000), 0, srv.tail(20));
+    await c1.waitFor(
+      (l) => l.includes('Connection reset command was pushed by server') && l.includes('[N]'),
+      5000,
+      'client 1 to be told RESTART,[N]',
+      mark,
+    );
+    c1.child.kill('SIGTERM');
+    await c1.waitExit(5000);
   });
 });
