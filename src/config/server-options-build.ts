@@ -835,6 +835,7 @@ export function buildServerOptions(
     o.listen.family = isIP(o.listen.local) as 4 | 6;
   else o.listen.family = 'dual';
   if (ipv6only && o.listen.family === 'dual') o.listen.family = 6;
+  if (ipv6only && o.listen.family === 6) o.listen.ipv6only = true;
 
   // options_postprocess_verify_ce, mode server.
   if (connectFreqAt && o.listen.proto !== 'udp') {

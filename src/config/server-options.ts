@@ -43,6 +43,11 @@ export interface ServerListen {
   family: 4 | 6 | 'dual';
   /** `local` (undefined: any address). */
   local: string | undefined;
+  /**
+   * `bind ipv6only` on an IPv6 socket: IPV6_V6ONLY on. Without it 2.6's IPv6 sockets (`udp6` too)
+   * take IPv4 peers as well.
+   */
+  ipv6only?: boolean;
   /** `port` / `lport`; default 1194. */
   port: number;
 }

@@ -40,7 +40,14 @@ function fail(what: string, e: number): OvpnError {
 }
 
 /** A listening TCP socket on `port` (dual-stack [::] for family 6, 0.0.0.0 for 4); returns its fd. */
-export function tcpListen(opts: { family: 4 | 6; port: number; address?: string; backlog?: number }): number {
+export function tcpListen(opts: {
+  family: 4 | 6;
+  port: number;
+  address?: string;
+  backlog?: number;
+  /** family 6: IPV6_V6ONLY on (`bind ipv6only`); default dual-stack. */
+  v6only?: boolean;
+}): number {
   const fd = socket(
     opts.family === 6 ? AF_INET6 : AF_INET,
     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -50,7 +57,7 @@ export function tcpListen(opts: { family: 4 | 6; port: number; address?: string;
   try {
     setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     setsockoptInt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-    if (opts.family === 6) setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    if (opts.family === 6) setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6only ? 1 : 0);
     const any = opts.family === 6 ? '::' : '0.0.0.0';
     const ep = Endpoint.parse(opts.address ?? any, opts.port);
     const sa = sockaddrFor(ep, opts.family);

@@ -56,6 +56,8 @@ export interface UdpSocketOptions {
   mark?: number;
   /** SO_REUSEADDR and SO_REUSEPORT. */
   reuse?: boolean;
+  /** family 6: IPV6_V6ONLY on (IPv6 peers only; `bind ipv6only`). Default off: dual-stack. */
+  v6only?: boolean;
 }
 
 /** Creates, configures and binds a UDP socket; returns its fd (close-on-exec, blocking). */
@@ -78,7 +80,7 @@ export function createUdpSocket(opts: UdpSocketOptions): number {
     const opt = (level: number, name: number, value: number, what: string) => {
       if (setsockoptInt(fd, level, name, value) !== 0) throw sysError(what, errno());
     };
-    if (family === 6) opt(IPPROTO_IPV6, IPV6_V6ONLY, 0, 'setsockopt IPV6_V6ONLY');
+    if (family === 6) opt(IPPROTO_IPV6, IPV6_V6ONLY, opts.v6only ? 1 : 0, 'setsockopt IPV6_V6ONLY');
     if (opts.reuse) {
       opt(SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt SO_REUSEADDR');
       opt(SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt SO_REUSEPORT');

@@ -174,11 +174,11 @@ export class ServerClient {
 
   /**
    * Sends RESTART (the server is going: multi_push_restart_schedule_exit) and resolves once acked or
-   * after `ms`.
+   * after `ms`. `nextServer` (explicit-exit-notify 2): `RESTART,[N]`, the client moves to its next remote.
    */
-  async sendRestart(ms: number): Promise<void> {
+  async sendRestart(ms: number, nextServer = false): Promise<void> {
     if (!this.up || this.closed || this.tls === undefined) return;
-    this.tls.socket.write(encodeControlMessage(restartMessage('RESTART')));
+    this.tls.socket.write(encodeControlMessage(restartMessage('RESTART', nextServer ? '[N]' : undefined)));
     const deadline = Date.now() + ms;
     await new Promise((r) => setImmediate(r));
     this.pump();

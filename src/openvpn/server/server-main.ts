@@ -1,6 +1,8 @@
 /**
- * The server program's run: start the server, serve until SIGTERM or SIGINT, then stop it (RESTART
- * to the clients with explicit-exit-notify, everything torn down) and resolve with the exit code.
+ * The server program's run: start the server, serve until a signal, then stop it (RESTART to the
+ * clients with explicit-exit-notify, everything torn down). SIGTERM/SIGINT end the run with its exit
+ * code; SIGUSR1 starts the server again with the same options and SIGHUP with the config read again
+ * (`reload`), as 2.6's main loop does (SIGUSR1 keeps the parsed options, SIGHUP re-parses them).
  * main.ts calls it for a server config; tests call it with options they built.
  */
 import { isAbsolute, join } from 'node:path';
@@ -17,40 +19,76 @@ export interface ServeOptions {
   log: (msg: string) => void;
   /** The config file's path (the scripts' `config` variable). */
   configFile?: string;
-  /** Called once the server is up. */
+  /** Called once the server is up (again after each restart). */
   onUp?: (server: OpenvpnServer) => void;
+  /** SIGHUP: the options read again from the config; without it SIGHUP restarts as SIGUSR1 does. */
+  reload?: () => Promise<ServerOptions>;
 }
 
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP'];
+
 export async function serveUntilSignal(o: ServerOptions, run: ServeOptions): Promise<number> {
-  let server: OpenvpnServer;
+  // signals are queued from the start, so one arriving during a restart is not lost (nor fatal)
+  const pending: NodeJS.Signals[] = [];
+  let wake: (() => void) | undefined;
+  const on = (s: NodeJS.Signals) => {
+    pending.push(s);
+    wake?.();
+  };
+  for (const s of SIGNALS) process.on(s, on);
+  const nextSignal = async (): Promise<NodeJS.Signals> => {
+    while (pending.length === 0) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+    return pending.shift()!;
+  };
   try {
-    server = await OpenvpnServer.start(o, {
-      readFile: run.readFile,
-      log: run.log,
-      configFile: run.configFile,
-    });
-  } catch (e) {
-    run.log(`ERROR: ${(e as Error).message}`);
-    return 1;
+    let opts = o;
+    for (;;) {
+      let server: OpenvpnServer;
+      try {
+        server = await OpenvpnServer.start(opts, {
+          readFile: run.readFile,
+          log: run.log,
+          configFile: run.configFile,
+        });
+      } catch (e) {
+        run.log(`ERROR: ${(e as Error).message}`);
+        return 1;
+      }
+      run.onUp?.(server);
+      const signal = await nextSignal();
+      if (signal === 'SIGTERM' || signal === 'SIGINT') {
+        run.log(`${signal}[hard,] received, process exiting`);
+        await server.stop();
+        return 0;
+      }
+      run.log(`${signal}[${signal === 'SIGHUP' ? 'hard' : 'soft'},] received, process restarting`);
+      await server.stop();
+      if (signal === 'SIGHUP' && run.reload !== undefined) {
+        try {
+          opts = await run.reload();
+        } catch (e) {
+          run.log(`ERROR: SIGHUP: the config could not be read again: ${(e as Error).message}`);
+          return 1;
+        }
+      }
+      // a SIGTERM that came while we stopped still ends the run
+      const end = pending.findIndex((s) => s === 'SIGTERM' || s === 'SIGINT');
+      if (end >= 0) {
+        run.log(`${pending[end]}[hard,] received, process exiting`);
+        return 0;
+      }
+      pending.length = 0;
+    }
+  } finally {
+    for (const s of SIGNALS) process.off(s, on);
   }
-  run.onUp?.(server);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(s);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-  run.log(`${signal}[hard,] received, process exiting`);
-  await server.stop();
-  return 0;
 }
 
 /**
  * `ovpn-ts --config server.conf`: loads the server config (errors to stderr as "Options error:"),
- * logs at `verb` to stdout or `--log`, writes `--writepid`, serves until SIGTERM/SIGINT.
+ * logs at `verb` to stdout or `--log`, writes `--writepid`, serves until SIGTERM/SIGINT (SIGUSR1
+ * and SIGHUP restart it, SIGHUP with the config read again).
  */
 export async function serverMain(configArgv: readonly string[], readFile: ReadFileFn): Promise<number> {
   let loaded: Awaited<ReturnType<typeof loadServerConfig>>;
@@ -87,7 +125,13 @@ export async function serverMain(configArgv: readonly string[], readFile: ReadFi
   try {
     const at = configArgv.indexOf('--config');
     const configFile = at >= 0 ? configArgv[at + 1] : undefined;
-    return await serveUntilSignal(o, { readFile, log: (m) => logger.log(LOG_INFO, m), configFile });
+    return await serveUntilSignal(o, {
+      readFile,
+      log: (m) => logger.log(LOG_INFO, m),
+      configFile,
+      reload: async () =>
+        (await loadServerConfig(configArgv, { readFile, cwd: process.cwd(), env: process.env })).options,
+    });
   } finally {
     if (pidFile !== undefined) removePidFile(pidFile);
     closeLog();

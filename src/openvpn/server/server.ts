@@ -259,7 +259,9 @@ export class OpenvpnServer {
     this.listener?.shutdown();
     if (this.o.explicitExitNotify > 0) {
       const ms = Math.min(this.o.explicitExitNotify, 2) * 1000;
-      await Promise.all([...this.clients.values()].map((c) => c.sendRestart(ms)));
+      await Promise.all(
+        [...this.clients.values()].map((c) => c.sendRestart(ms, this.o.explicitExitNotify === 2)),
+      );
     }
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
     for (const p of this.tcpPending.values()) closeFd(p.fd);
@@ -321,7 +323,12 @@ export class OpenvpnServer {
       }),
     );
     if (l.proto === 'udp') {
-      this.listenFd = createUdpSocket({ family, port: l.port, address: l.local });
+      this.listenFd = createUdpSocket({
+        family,
+        port: l.port,
+        address: l.local,
+        v6only: l.ipv6only === true,
+      });
       this.listener = new ServerListener({
         cookie: SessionCookie.create(this.o.handWindow),
         newWrap: this.newWrap,
@@ -348,7 +355,13 @@ export class OpenvpnServer {
         `UDP${family === 4 ? 'v4' : 'v6'} link local (bound): ${l.local ?? '[AF_INET6]'}:${this.port}`,
       );
     } else {
-      this.listenFd = tcpListen({ family, port: l.port, address: l.local, backlog: 32 });
+      this.listenFd = tcpListen({
+        family,
+        port: l.port,
+        address: l.local,
+        backlog: 32,
+        v6only: l.ipv6only === true,
+      });
       this.acceptWatch = watchFd(this.listenFd, { readable: true, writable: false }, () => this.acceptAll());
       this.port = l.port;
       this.run.log(

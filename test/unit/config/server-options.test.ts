@@ -157,7 +157,7 @@ describe('server directive table', () => {
     }
     const { options: o } = await load(text);
     assert.equal(o.dev, 'tun0');
-    assert.deepEqual(o.listen, { proto: 'udp', family: 6, local: '::', port: 1196 });
+    assert.deepEqual(o.listen, { proto: 'udp', family: 6, local: '::', port: 1196, ipv6only: true });
     assert.deepEqual(o.ifconfig, { local: '10.8.0.1', remoteOrPrefix: '24', topology: 'subnet' });
     assert.deepEqual(o.pool, { start: '10.8.0.10', end: '10.8.0.100', netmask: '255.255.255.0' });
     assert.deepEqual(o.ifconfigIpv6, { address: 'fd00::1', prefix: 64 });
@@ -343,6 +343,10 @@ describe('the listening socket', () => {
     });
     assert.deepEqual((await load(`${s}proto tcp6-server\n`)).options.listen.family, 6);
     assert.deepEqual((await load(`${s}proto udp\nbind ipv6only\n`)).options.listen.family, 6);
+    assert.equal((await load(`${s}proto udp\nbind ipv6only\n`)).options.listen.ipv6only, true);
+    // 2.6: an IPv6 socket takes IPv4 peers too unless `bind ipv6only`
+    assert.equal((await load(`${s}proto udp6\n`)).options.listen.ipv6only, undefined);
+    assert.equal((await load(`${s}proto udp4\nbind ipv6only\n`)).options.listen.ipv6only, undefined);
     assert.deepEqual((await load(`${s}proto udp4\n`)).options.listen.family, 4);
   });
   it('tcp-client and connect-freq on tcp are refused', async () => {
