@@ -78,6 +78,8 @@ export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_NOWHERE = 255;
+/** rtm_flags: the next hop is on-link whatever the routes say. */
+export const RTNH_F_ONLINK = 4;
 
 const SO_RCVTIMEO = 20;
 const BUF_SIZE = 65536;
@@ -180,6 +182,11 @@ export interface RouteSpec {
   oif?: number;
   /** RTA_PRIORITY; absent or 0: none. */
   metric?: number;
+  /**
+   * RTNH_F_ONLINK: the gateway is taken as reachable on `oif` even when no on-link route covers it
+   * (a server's iroute via a client VPN address that only a gatewayed route covers, as in net30).
+   */
+  onlink?: boolean;
 }
 
 /**
@@ -203,6 +210,7 @@ export function encodeRoute(buf: Buffer, seq: number, op: 'add' | 'del', r: Rout
     buf[m + 5] = RTPROT_BOOT;
     buf[m + 6] = r.gateway === undefined && r.oif !== undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
     buf[m + 7] = RTN_UNICAST;
+    if (r.onlink === true) buf.writeUInt32LE(RTNH_F_ONLINK, m + 8);
   } else {
     buf[m + 6] = RT_SCOPE_NOWHERE;
   }

@@ -25,6 +25,12 @@ export interface IrouteRoute {
 
 /** dco.h DCO_IROUTE_METRIC: the metric of an iroute's route on the server. */
 export const DCO_IROUTE_METRIC = 100;
+/**
+ * dco.h DCO_DEFAULT_METRIC: the metric of the server's own `route` / `route-ipv6` lines without one
+ * (2.6 init.c do_init_route_list with DCO), so an iroute of the same network wins while its client is
+ * connected.
+ */
+export const DCO_DEFAULT_METRIC = 200;
 
 export interface IroutePlan {
   routes: IrouteRoute[];

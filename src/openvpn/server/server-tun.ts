@@ -3,12 +3,13 @@
  * do_ifconfig, route.c add_routes for the server's own `route` lines): MTU, link up, the tunnel
  * address (net30/p2p: local with its point-to-point peer; subnet: address/prefix), the IPv6 address,
  * then the routes (a route without gateway goes via `route-gateway`, in net30 the ifconfig peer, else
- * on the device). Everything goes away with the device (`close`).
+ * on the device; at metric 200 unless given, as 2.6 with DCO, so iroutes win). Everything goes away with the device (`close`).
  */
 import type { OvpnApi } from '../../api/ovpn-api.js';
 import type { ServerOptions } from '../../config/server-options.js';
 import { parseIPv4, parseIPv6 } from '../../net/ip-address.js';
 import { Rtnl } from '../../routing/rtnl-config.js';
+import { DCO_DEFAULT_METRIC } from './iroute.js';
 
 export class ServerTun {
   private closedNow = false;
@@ -71,7 +72,7 @@ export class ServerTun {
           prefixLen: prefix,
           gateway: gw === undefined || ifc?.topology === 'subnet' ? undefined : parseIPv4(gw),
           oif: ifindex,
-          metric: r.metric,
+          metric: r.metric ?? DCO_DEFAULT_METRIC,
         });
         log(`net_route_v4_add: ${net}/${prefix} via ${gw ?? 'dev'} dev ${this.ifname}`);
       }
@@ -81,7 +82,7 @@ export class ServerTun {
           prefixLen: r.network.prefix,
           gateway: r.gateway === undefined ? undefined : parseIPv6(r.gateway),
           oif: ifindex,
-          metric: r.metric,
+          metric: r.metric ?? DCO_DEFAULT_METRIC,
         });
         log(`net_route_v6_add: ${r.network.address}/${r.network.prefix} dev ${this.ifname}`);
       }
