@@ -23,7 +23,6 @@
  * ccd, auth, client-connect), `clientGone` (client-disconnect, pool release, learn-address), and
  * `clientRecords` (status file, management).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import type { PeerInfo } from '../../api/messages.js';
 import { OvpnApi } from '../../api/ovpn-api.js';
 import type { ReadFileFn } from '../../config/load.js';
@@ -54,16 +53,20 @@ import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2, OP_CONTROL_HARD_RESET_CLIENT_V3 } from '../../wire/opcode.js';
 import { type CompFramingName, compFramingOf, mssClampFor } from '../data-options.js';
 import { tcpFrame } from '../data-plane-link.js';
-import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
+import { type AddressChoice, reserveStaticAddresses, selectVpnAddresses } from './address-select.js';
 import { ServerAuth } from './client-auth.js';
-import { IfconfigPool, POOL_EXHAUSTED, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
-import { buildPushList, clientAddresses, type ServerAddressing } from './push-list.js';
+import { ClientConfigDir, disabledRefusal } from './client-config-dir.js';
+import { IfconfigPool, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
+import { type PoolPersistTask, startPoolPersist } from './pool-persist-file.js';
+import { buildPushList, type ServerAddressing } from './push-list.js';
 import { type ClientRecord, ServerClient, type ServerPlane } from './server-client.js';
+import { ClientRoutes } from './server-routes.js';
+import { ServerStatus } from './server-status.js';
 import { loadServerTls, type ServerTlsConfig } from './server-tls.js';
 import { ServerTun } from './server-tun.js';
 import { makeServerWrapFactory } from './server-wrap.js';
-import type { StatusClient, StatusSnapshot } from './status-file.js';
-import { ovpnTsTitle, type StatusFileTask, startServerStatusFile } from './status-writer.js';
+import type { StatusSnapshot } from './status-file.js';
+import { type StatusFileTask, startServerStatusFile } from './status-writer.js';
 
 /** The anchor peer's id: above every client's (2.6 peer-ids are < max-clients). */
 const ANCHOR_PEER_ID = 0xfffffe;
@@ -87,6 +90,10 @@ export class OpenvpnServer {
   private readonly tcpFds = new Map<ServerClient, number>();
   /** The pool entry each client holds. */
   private readonly leases = new Map<ServerClient, PoolLease>();
+  private readonly ccd: ClientConfigDir | undefined;
+  private readonly routes: ClientRoutes;
+  private readonly persist: PoolPersistTask | undefined;
+  private readonly statusView: ServerStatus;
   private readonly unsubscribe: (() => void)[] = [];
   /** Accepted streams whose first frame (the client's reset) has not come yet, by socket identity. */
   private readonly tcpPending = new Map<string, TcpPending>();
@@ -115,6 +122,16 @@ export class OpenvpnServer {
     const poolOptions = poolOptionsFromServer(o);
     this.pool = poolOptions === undefined ? undefined : new IfconfigPool(poolOptions);
     for (const n of this.pool?.notes ?? []) run.log(n);
+    this.ccd = ClientConfigDir.fromServer(o, run.log);
+    if (this.pool !== undefined && this.ccd !== undefined)
+      reserveStaticAddresses(this.pool, this.ccd.staticAddresses(), run.log);
+    this.persist = startPoolPersist(o, this.pool, run.log);
+    this.routes = new ClientRoutes(o, tun.ifindex, tun.ifname, run.log);
+    this.statusView = new ServerStatus({
+      records: () => this.clientRecords(),
+      counters: (id) => this.peerCounters(id),
+      routesOf: (id) => this.routes.routesOf(id),
+    });
     this.addressing = {
       topology: o.topology,
       subnetNetmask:
@@ -218,35 +235,9 @@ export class OpenvpnServer {
     }
   }
 
-  /** SEAM (status file, management): the clients, their addresses and counters, as 2.6 lists them. */
+  /** SEAM (status file, management): the clients, their addresses, counters and iroutes (server-status.ts). */
   statusSnapshot(): StatusSnapshot {
-    const clients: StatusClient[] = [];
-    const routes: StatusSnapshot['routes'] = [];
-    const nowSec = Math.floor(Date.now() / 1000);
-    for (const c of this.clients.values()) {
-      const r = c.record;
-      const info = this.peerCounters(r.peerId);
-      const [address, port] = splitAddress(r.realAddress);
-      const sc: StatusClient = {
-        commonName: r.commonName,
-        real: { address, port },
-        virtualIpv4: r.vpn?.ifconfig?.local,
-        virtualIpv6: r.vpn?.ifconfigIpv6?.local,
-        bytesReceived: info?.['link-rx-bytes'] ?? 0,
-        bytesSent: info?.['link-tx-bytes'] ?? 0,
-        connectedSince: Math.floor(r.createdMs / 1000),
-        username: r.username,
-        clientId: r.clientId,
-        peerId: r.peerId,
-        cipher: r.cipher ?? 'none',
-      };
-      clients.push(sc);
-      for (const a of [sc.virtualIpv4, sc.virtualIpv6]) {
-        if (a !== undefined && c.isUp)
-          routes.push({ address: a, prefix: undefined, cached: false, client: sc, lastRef: nowSec });
-      }
-    }
-    return { title: ovpnTsTitle(), clients, routes, maxBcastQueue: 0, dcoEnabled: true };
+    return this.statusView.snapshot();
   }
 
   /**
@@ -263,10 +254,13 @@ export class OpenvpnServer {
         [...this.clients.values()].map((c) => c.sendRestart(ms, this.o.explicitExitNotify === 2)),
       );
     }
+    // 2.6 saves the pool before the clients go (their names are kept either way: soft release)
+    this.persist?.close();
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
     for (const p of this.tcpPending.values()) closeFd(p.fd);
     this.tcpPending.clear();
     this.status?.close();
+    this.routes.close();
     // client-disconnect and learn-address runs of the clients just removed
     await this.auth.drain(5000);
     for (const u of this.unsubscribe.splice(0)) u();
@@ -547,25 +541,37 @@ export class OpenvpnServer {
   /**
    * SEAM (ccd, auth, client-connect): may this client in, with which addresses and which PUSH_REPLY
    * options. Called after TLS and key-method 2 (the client authenticated), with the CN, peer-info and
-   * cipher known. As 2.6 multi_connection_established: the ccd file, the address (its ifconfig-push,
-   * else a pool lease: multi_select_virtual_addr), client-connect (whose output may set the address
-   * again), then the PUSH_REPLY with the auth-token.
+   * cipher known. As 2.6 multi_connection_established: the ccd file (client-config-dir.ts:
+   * ccd-exclusive, the file, `disable`), the addresses (address-select.ts: its ifconfig-push, else a
+   * pool lease: multi_select_virtual_addr), client-connect (whose output is laid over the ccd's and
+   * may set the address again), then the PUSH_REPLY with the auth-token, and the client's iroutes on
+   * the tun (server-routes.ts).
    */
   private async admit(c: ServerClient): Promise<{ push: string[] } | { refuse: string }> {
-    const ccdRead = this.clientConfig(c.record.commonName);
-    if ('refuse' in ccdRead) return ccdRead;
-    const ccd = ccdRead.config;
-    // an ifconfig-push address is the client's own: no pool entry (multi_select_virtual_addr)
-    let lease = ccd?.ifconfigPush !== undefined ? undefined : this.pool?.acquire(c.record.commonName);
-    if (lease === undefined && this.pool !== undefined && ccd?.ifconfigPush === undefined) {
-      this.run.log(POOL_EXHAUSTED);
-      return { refuse: 'no free address in the pool' };
+    const ccdRead = this.ccd?.forClient(c.record.commonName);
+    if (ccdRead !== undefined && 'refuse' in ccdRead) return ccdRead;
+    const ccd = ccdRead?.config;
+    if (disabledRefusal(ccd) !== undefined) {
+      this.run.log(disabledRefusal(ccd)!);
+      return { refuse: "'disable' directive" };
     }
+    const others = () => [...this.clients.values()].filter((o) => o !== c).map((o) => o.record.vpn);
+    const select = (config: ClientConfig | undefined) =>
+      selectVpnAddresses({
+        pool: this.pool,
+        addressing: this.addressing,
+        commonName: c.record.commonName,
+        config,
+        others: others(),
+        log: this.run.log,
+      });
+    const first = select(ccd);
+    if ('refuse' in first) return first;
     const release = () => {
-      if (lease !== undefined) this.pool?.release(lease.handle, true, Math.floor(Date.now() / 1000));
-      lease = undefined;
+      if (first.lease !== undefined)
+        this.pool?.release(first.lease.handle, true, Math.floor(Date.now() / 1000));
     };
-    const connect = await this.auth.clientConnect(c, ccd, clientAddresses(this.addressing, lease, ccd));
+    const connect = await this.auth.clientConnect(c, ccd, first.addresses);
     if (!this.clients.has(c.peerId) || this.clients.get(c.peerId) !== c) {
       release();
       return { refuse: 'gone' };
@@ -575,10 +581,20 @@ export class OpenvpnServer {
       return { refuse: connect.reason };
     }
     const config = connect.config;
-    // client-connect's ifconfig-push: no pool entry (multi_select_virtual_addr)
-    if (config?.ifconfigPush !== undefined) release();
-    if (lease !== undefined) this.leases.set(c, lease);
-    const addresses = clientAddresses(this.addressing, lease, config);
+    if (disabledRefusal(config) !== undefined) {
+      release();
+      this.run.log(disabledRefusal(config)!);
+      return { refuse: "'disable' directive" };
+    }
+    // selected again with client-connect's output (its ifconfig-push: the pool entry goes)
+    let chosen: AddressChoice = first;
+    if (config?.ifconfigPush !== undefined || config?.ifconfigIpv6Push !== undefined) {
+      release();
+      chosen = select(config);
+    }
+    if ('refuse' in chosen) return chosen;
+    if (chosen.lease !== undefined) this.leases.set(c, chosen.lease);
+    const addresses = chosen.addresses;
     c.record.vpn = addresses;
     const iroutes = [
       ...(config?.iroutes ?? []).map((r) => `${r.address}/${r.prefix}`),
@@ -601,35 +617,8 @@ export class OpenvpnServer {
       ivMtu: ivMtu === undefined ? undefined : Number(ivMtu),
       tunMtu: this.o.tunMtu,
     });
+    this.routes.install(c.peerId, config, addresses);
     return { push };
-  }
-
-  /**
-   * The client's client-config-dir file (multi_client_connect_source_ccd): its own, else DEFAULT;
-   * ccd-exclusive refuses a client without its own file; `disable` refuses it. Bad lines are logged
-   * and skipped, as 2.6 does.
-   */
-  private clientConfig(cn: string | undefined): { config: ClientConfig | undefined } | { refuse: string } {
-    const dir = this.o.clientConfigDir;
-    if (dir === undefined) return { config: undefined };
-    if (this.o.ccdExclusive) {
-      const why = ccdExclusiveRefusal(dir, cn, existsSync);
-      if (why !== undefined) return { refuse: why };
-    }
-    const file = findCcdFile(dir, cn ?? '', existsSync);
-    if (file === undefined) return { config: undefined };
-    let r: ReturnType<typeof readClientConfig>;
-    try {
-      r = readClientConfig(readFileSync(file, 'utf8'), file, {
-        serverIfconfigIpv6: this.o.ifconfigIpv6?.address,
-        readFile: (p) => readFileSync(p, 'utf8'),
-      });
-    } catch (e) {
-      return { refuse: `client-config-dir: ${(e as Error).message}` };
-    }
-    for (const e of r.errors) this.run.log(`client-config-dir: ${e.message}`);
-    if (r.config.disable) return { refuse: `client-config-dir: ${file}: disable` };
-    return { config: r.config };
   }
 
   /** peer-new (UDP, with the real address) or peer-set (TCP) with VPN addresses and keepalive. */
@@ -713,6 +702,7 @@ export class OpenvpnServer {
       this.tcpFds.delete(c);
       closeFd(fd);
     }
+    this.routes.remove(c.peerId);
     const lease = this.leases.get(c);
     this.leases.delete(c);
     if (lease !== undefined) this.pool?.release(lease.handle, false, Math.floor(Date.now() / 1000));
@@ -773,13 +763,6 @@ function resolveIfname(dev: string): string {
 function occString(o: ServerOptions): string {
   const proto = o.listen.proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER';
   return `V4,dev-type tun,link-mtu 1559,tun-mtu ${o.tunMtu},proto ${proto},auth ${o.auth},keysize 128,key-method 2,tls-server`;
-}
-
-/** "a.b.c.d:port" / "[v6]:port" back into address and port. */
-function splitAddress(key: string): [string, number] {
-  const colon = key.lastIndexOf(':');
-  const host = key.slice(0, colon);
-  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(key.slice(colon + 1))];
 }
 
 /**
