@@ -34,6 +34,12 @@ export interface TunnelPlan {
   dev: string;
   clientToClient?: boolean;
   renegSec?: number;
+  /** `keepalive a b` (default 10 60). */
+  keepalive?: [number, number];
+  /** Words after `server net mask` (e.g. `nopool`). */
+  serverFlags?: string;
+  /** false: no `server-ipv6` (2.6 refuses it with `nopool`). */
+  ipv6?: boolean;
   /** More config lines. */
   extra?: string[];
 }
@@ -41,8 +47,8 @@ export interface TunnelPlan {
 /** A server.conf for the plan: `server` + `server-ipv6` helpers, certificates in `dir`. */
 export function serverConfig(dir: string, p: TunnelPlan): string {
   return [
-    `server 10.${p.net}.0.0 255.255.255.0`,
-    `server-ipv6 fd${p.net}::/64`,
+    `server 10.${p.net}.0.0 255.255.255.0${p.serverFlags === undefined ? '' : ` ${p.serverFlags}`}`,
+    ...(p.ipv6 === false ? [] : [`server-ipv6 fd${p.net}::/64`]),
     `topology ${p.topology}`,
     `dev ${p.dev}`,
     'dev-type tun',
@@ -52,7 +58,7 @@ export function serverConfig(dir: string, p: TunnelPlan): string {
     `cert ${join(dir, 'server.crt')}`,
     `key ${join(dir, 'server.key')}`,
     'dh none',
-    'keepalive 10 60',
+    `keepalive ${(p.keepalive ?? [10, 60]).join(' ')}`,
     'data-ciphers AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305',
     'verb 4',
     ...(p.proto === 'udp' ? ['explicit-exit-notify 1'] : []),
@@ -75,6 +81,12 @@ export interface ServerLab {
   startClient(i: number, proto: 'udp' | 'tcp', port: number, extra?: string[]): Promise<LineWatcher>;
   /** Starts stock openvpn as client `i` without waiting for anything (for clients meant to fail). */
   spawnClient(i: number, proto: 'udp' | 'tcp', port: number, extra?: string[]): LineWatcher;
+  /**
+   * A LAN behind client `i`: namespace `<prefix>-lan<i>` joined to the client's namespace, `<net>.1/24`
+   * on the client's end (which forwards), `<net>.2/24` on the LAN host's with its default route via
+   * the client. Returns the LAN namespace.
+   */
+  addLan(i: number, net: string): string;
   /** ping from namespace `ns` to `dst`: resolves with the packets received out of `count`. */
   ping(ns: string, dst: string, count?: number): Promise<{ received: number; out: string }>;
   cleanup(): Promise<string[]>;
@@ -183,7 +195,14 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       const m = /(\d+) received/.exec(r.stdout);
       return { received: m ? Number(m[1]) : 0, out: r.stdout + r.stderr };
     };
-    return { lab, dir, nsS, clientNs, startServer, startClient, spawnClient, ping, cleanup };
+    const addLan = (i: number, net: string): string => {
+      const ns = lab.ns(`lan${i}`);
+      lab.veth(clientNs[i - 1], `${prefix}l${i}a`, [`${net}.1/24`], ns, `${prefix}l${i}b`, [`${net}.2/24`]);
+      lab.exec(ns, 'ip', ['route', 'add', 'default', 'via', `${net}.1`]);
+      lab.exec(clientNs[i - 1], 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      return ns;
+    };
+    return { lab, dir, nsS, clientNs, startServer, startClient, spawnClient, addLan, ping, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
