@@ -203,6 +203,41 @@ describe('ovpn-ts server: client-config-dir, iroutes, status file', { skip: serv
     });
   }
 
+  it('net30: the iroute (on-link via a client address a gatewayed route covers) reaches the LAN', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const ccd30 = join(s.dir, 'ccd-net30');
+    mkdirSync(ccd30, { recursive: true });
+    writeFileSync(join(ccd30, 'sx-c1'), `iroute ${LAN}.0 255.255.255.0\n`);
+    const server = await s.startServer({
+      net: 73,
+      topology: 'net30',
+      proto: 'udp',
+      port: 1194,
+      dev: 'sxtun0',
+      clientToClient: true,
+      extra: [
+        `client-config-dir ${ccd30}`,
+        `route ${LAN}.0 255.255.255.0`,
+        `push "route ${LAN}.0 255.255.255.0"`,
+      ],
+    });
+    ws.push(server);
+    const c1 = await s.startClient(1, 'udp', 1194);
+    ws.push(c1);
+    ws.push(await s.startClient(2, 'udp', 1194));
+    assert.match(pushReply(c1), /ifconfig 10\.73\.0\.6 10\.73\.0\.5/);
+    const rt = routesOf(s.nsS, 'sxtun0');
+    assert.match(rt, /192\.168\.77\.0\/24 via 10\.73\.0\.6 .*metric 100 onlink/, rt);
+    for (const [ns, who] of [
+      [s.nsS, 'server'],
+      [s.clientNs[1], 'client 2'],
+    ] as const) {
+      const p = await s.ping(ns, `${LAN}.2`);
+      assert.equal(p.received, 3, `${who} -> LAN host behind client 1: ${p.out}\n${server.tail(20)}`);
+    }
+  });
+
   it('ccd-exclusive: a client without its own ccd file is refused, one with a file is let in', async (t) => {
     const ws: LineWatcher[] = [];
     t.after(() => stopAll(ws));
