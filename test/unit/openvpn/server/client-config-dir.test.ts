@@ -224,7 +224,7 @@ describe('selectVpnAddresses', () => {
 });
 
 describe('the status snapshot', () => {
-  it('lists admitted clients with link counters, their VPN addresses and iroutes as routes', () => {
+  it('lists every client with link counters; the VPN addresses and iroutes of those up as routes', () => {
     const rec = (peerId: number, cn: string, up: boolean): ClientRecord => ({
       peerId,
       realAddress: peerId === 1 ? '[::ffff:10.76.1.2]:4000' : '[fd00::2]:5000',
@@ -237,7 +237,9 @@ describe('the status snapshot', () => {
       },
       cipher: 'AES-256-GCM',
       peerInfo: undefined,
+      createdMs: 1_699_999_999_000 + peerId * 1000,
       connectedSinceMs: up ? 1_700_000_000_000 : undefined,
+      clientId: 10 + peerId,
     });
     const records = [rec(1, 'b', true), rec(0, 'a', true), rec(2, 'c', false)];
     const st = new ServerStatus({
@@ -257,10 +259,12 @@ describe('the status snapshot', () => {
         c.bytesReceived,
         c.bytesSent,
         c.clientId,
+        c.connectedSince,
       ]),
       [
-        ['a', 'fd00::2', 5000, 100, 200n, 0],
-        ['b', '::ffff:10.76.1.2', 4000, 101, 200n, 1],
+        ['a', 'fd00::2', 5000, 100, 200n, 10, 1_699_999_999],
+        ['b', '::ffff:10.76.1.2', 4000, 101, 200n, 11, 1_700_000_000],
+        ['c', 'fd00::2', 5000, 102, 200n, 12, 1_700_000_001],
       ],
     );
     assert.deepEqual(
