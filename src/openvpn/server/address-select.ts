@@ -30,6 +30,12 @@ export interface AddressSelectInput {
   /** The VPN addresses of the other clients now admitted. */
   others: readonly (ClientAddresses | undefined)[];
   log: (msg: string) => void;
+  /**
+   * The entry this client already holds, for a second selection (after client-connect's output,
+   * as 2.6 selects again): kept, or released hard when an `ifconfig-push` now gives the address
+   * (and on a refusal).
+   */
+  previous?: PoolLease;
 }
 
 /** 2.6's MULTI_sva note for static IPv4 with a dynamic IPv6 pool. */
@@ -39,17 +45,24 @@ export const STATIC_V4_POOL_V6 =
 export function selectVpnAddresses(i: AddressSelectInput): AddressChoice {
   const c = i.config;
   const pool = i.pool;
+  const dropPrevious = () => {
+    if (i.previous !== undefined) pool?.release(i.previous.handle, true, Math.floor(Date.now() / 1000));
+  };
   for (const a of [c?.ifconfigPush?.local, c?.ifconfigIpv6Push?.address.address]) {
     if (a === undefined) continue;
     pool?.reserve(a);
     if (i.others.some((o) => sameAddress(o?.ifconfig?.local, a) || sameAddress(o?.ifconfigIpv6?.local, a))) {
+      dropPrevious();
       return { refuse: `ifconfig-push address ${a} is in use by another client` };
     }
   }
   let lease: PoolLease | undefined;
   if (c?.ifconfigPush !== undefined) {
+    dropPrevious();
     if (pool !== undefined && pool.lease(0).ipv6 !== undefined && c.ifconfigIpv6Push === undefined)
       i.log(STATIC_V4_POOL_V6);
+  } else if (i.previous !== undefined) {
+    lease = i.previous;
   } else if (pool !== undefined) {
     lease = pool.acquire(i.commonName);
     if (lease === undefined) i.log(POOL_EXHAUSTED);
@@ -60,7 +73,7 @@ export function selectVpnAddresses(i: AddressSelectInput): AddressChoice {
   }
   const addresses = clientAddresses(i.addressing, lease, c);
   if (addresses.ifconfig === undefined && addresses.ifconfigIpv6 === undefined) {
-    if (lease !== undefined) pool?.release(lease.handle, false, Math.floor(Date.now() / 1000));
+    if (lease !== undefined) pool?.release(lease.handle, lease === i.previous, Math.floor(Date.now() / 1000));
     return {
       refuse: lease === undefined && pool !== undefined ? 'no free address in the pool' : 'no VPN address',
     };

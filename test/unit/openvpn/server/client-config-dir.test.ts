@@ -14,7 +14,7 @@ import {
   disabledRefusal,
   mergeClientConfig,
 } from '../../../../src/openvpn/server/client-config-dir.js';
-import { IfconfigPool } from '../../../../src/openvpn/server/ifconfig-pool.js';
+import { IfconfigPool, type PoolLease } from '../../../../src/openvpn/server/ifconfig-pool.js';
 import { startPoolPersist } from '../../../../src/openvpn/server/pool-persist-file.js';
 import type { ServerAddressing } from '../../../../src/openvpn/server/push-list.js';
 import type { ClientRecord } from '../../../../src/openvpn/server/server-client.js';
@@ -220,6 +220,38 @@ describe('selectVpnAddresses', () => {
     });
     assert.deepEqual(full, { refuse: 'no free address in the pool' });
     assert.deepEqual(logs, ['MULTI: no free --ifconfig-pool addresses are available']);
+  });
+});
+
+describe('selectVpnAddresses again after client-connect', () => {
+  it('keeps the entry it has, or releases it hard when an ifconfig-push now gives the address', () => {
+    const pool = new IfconfigPool({
+      ipv4: { type: 'indiv', start: '10.8.0.2', end: '10.8.0.3' },
+      duplicateCn: false,
+    });
+    const sel = (config: ClientConfig | undefined, previous?: PoolLease) =>
+      selectVpnAddresses({
+        pool,
+        addressing: subnet,
+        commonName: 'a',
+        config,
+        others: [],
+        log: () => {},
+        previous,
+      });
+    const first = sel(undefined);
+    assert.ok('lease' in first && first.lease !== undefined);
+    const again = sel(parseClientConfig('push "x"\n', 'cc-out'), first.lease);
+    assert.ok('lease' in again);
+    assert.equal(again.lease, first.lease);
+    assert.equal(pool.freeCount(), 1);
+    const pushed = sel(parseClientConfig('ifconfig-push 10.8.0.9 255.255.255.0\n', 'cc-out'), first.lease);
+    assert.ok('lease' in pushed);
+    assert.equal(pushed.lease, undefined);
+    assert.equal(pushed.addresses.ifconfig?.local, '10.8.0.9');
+    assert.equal(pool.freeCount(), 2);
+    // released hard: the name is forgotten
+    assert.equal(pool.entries()[0].commonName, undefined);
   });
 });
 
