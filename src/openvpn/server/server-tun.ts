@@ -74,7 +74,9 @@ export class ServerTun {
           oif: ifindex,
           metric: r.metric ?? DCO_DEFAULT_METRIC,
         });
-        log(`net_route_v4_add: ${net}/${prefix} via ${gw ?? 'dev'} dev ${this.ifname}`);
+        log(
+          `net_route_v4_add: ${net}/${prefix} via ${gw ?? 'dev'} dev ${this.ifname} metric ${r.metric ?? DCO_DEFAULT_METRIC}`,
+        );
       }
       for (const r of o.routesIpv6) {
         rtnl.addRoute({
@@ -84,7 +86,9 @@ export class ServerTun {
           oif: ifindex,
           metric: r.metric ?? DCO_DEFAULT_METRIC,
         });
-        log(`net_route_v6_add: ${r.network.address}/${r.network.prefix} dev ${this.ifname}`);
+        log(
+          `net_route_v6_add: ${r.network.address}/${r.network.prefix} dev ${this.ifname} metric ${r.metric ?? DCO_DEFAULT_METRIC}`,
+        );
       }
     } finally {
       rtnl.close();

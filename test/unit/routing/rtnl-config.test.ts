@@ -25,6 +25,7 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
   RTA_PRIORITY,
+  RTNH_F_ONLINK,
   RTPROT_BOOT,
 } from '../../../src/routing/rtnl-config.js';
 
@@ -93,8 +94,20 @@ describe('rtnl-config encoders', () => {
       [RTA_OIF, '04000000'],
       [RTA_PRIORITY, '07000000'],
     ]);
+    assert.equal(b.readUInt32LE(24), 0, 'no rtm_flags');
     encodeRoute(b, 4, 'add', { dst: parseIPv6('fd99::'), prefixLen: 64, oif: 4 });
     assert.equal(b[22], RT_SCOPE_LINK);
+    // an on-link gateway (a server's iroute via a client address): rtm_flags RTNH_F_ONLINK
+    encodeRoute(b, 5, 'add', {
+      dst: parseIPv4('192.168.7.0'),
+      prefixLen: 24,
+      gateway: parseIPv4('10.8.0.6'),
+      oif: 4,
+      metric: 100,
+      onlink: true,
+    });
+    assert.equal(b.readUInt32LE(24), RTNH_F_ONLINK);
+    assert.equal(b[22], RT_SCOPE_UNIVERSE);
   });
 
   it('RTM_DELROUTE: scope nowhere, no create flags', () => {
