@@ -53,7 +53,7 @@ import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2, OP_CONTROL_HARD_RESET_CLIENT_V3 } from '../../wire/opcode.js';
 import { type CompFramingName, compFramingOf, mssClampFor } from '../data-options.js';
 import { tcpFrame } from '../data-plane-link.js';
-import { type AddressChoice, reserveStaticAddresses, selectVpnAddresses } from './address-select.js';
+import { reserveStaticAddresses, selectVpnAddresses } from './address-select.js';
 import { ServerAuth } from './client-auth.js';
 import { ClientConfigDir, disabledRefusal } from './client-config-dir.js';
 import { IfconfigPool, type PoolLease, poolOptionsFromServer } from './ifconfig-pool.js';
@@ -556,7 +556,7 @@ export class OpenvpnServer {
       return { refuse: "'disable' directive" };
     }
     const others = () => [...this.clients.values()].filter((o) => o !== c).map((o) => o.record.vpn);
-    const select = (config: ClientConfig | undefined) =>
+    const select = (config: ClientConfig | undefined, previous?: PoolLease) =>
       selectVpnAddresses({
         pool: this.pool,
         addressing: this.addressing,
@@ -564,6 +564,7 @@ export class OpenvpnServer {
         config,
         others: others(),
         log: this.run.log,
+        previous,
       });
     const first = select(ccd);
     if ('refuse' in first) return first;
@@ -587,11 +588,7 @@ export class OpenvpnServer {
       return { refuse: "'disable' directive" };
     }
     // selected again with client-connect's output (its ifconfig-push: the pool entry goes)
-    let chosen: AddressChoice = first;
-    if (config?.ifconfigPush !== undefined || config?.ifconfigIpv6Push !== undefined) {
-      release();
-      chosen = select(config);
-    }
+    const chosen = select(config, first.lease);
     if ('refuse' in chosen) return chosen;
     if (chosen.lease !== undefined) this.leases.set(c, chosen.lease);
     const addresses = chosen.addresses;
