@@ -548,6 +548,7 @@ export class OpenvpnServer {
    * the tun (server-routes.ts).
    */
   private async admit(c: ServerClient): Promise<{ push: string[] } | { refuse: string }> {
+    this.dropDuplicates(c);
     const ccdRead = this.ccd?.forClient(c.record.commonName);
     if (ccdRead !== undefined && 'refuse' in ccdRead) return ccdRead;
     const ccd = ccdRead?.config;
@@ -674,6 +675,23 @@ export class OpenvpnServer {
         },
       }),
     );
+  }
+
+  /**
+   * Without `duplicate-cn`, a new session with a common name drops the other sessions of that name
+   * before it takes an address (2.6 multi.c multi_delete_dup, with its log line), so the name's
+   * address is free for it.
+   */
+  private dropDuplicates(c: ServerClient): void {
+    const cn = c.record.commonName;
+    if (this.o.duplicateCn || cn === undefined) return;
+    for (const other of [...this.clients.values()]) {
+      if (other === c || other.record.commonName !== cn) continue;
+      this.run.log(
+        `MULTI: new connection by client '${cn}' will cause previous active sessions by this client to be dropped.  Remember to use the --duplicate-cn option if you want multiple clients using the same certificate or username to concurrently connect.`,
+      );
+      this.clientGone(other, 'a newer session with the same common name');
+    }
   }
 
   /** SEAM (client-disconnect, pool release, learn-address delete): the client is removed. */
