@@ -8,14 +8,13 @@
  * - `disabledRefusal(config)`: `disable` (from the ccd or a client-connect output) refuses the client;
  * - `staticAddresses()`: the `ifconfig-push` / `ifconfig-ipv6-push` addresses written in every file of
  *   the directory, read at start-up so the pool never hands them out (ours beyond 2.6);
- * - `mergeClientConfig(base, extra)`: a client-connect script's output applied after the ccd, as 2.6
- *   imports it into the same options (later addresses win, iroutes and pushes add up, the output's
- *   push-reset and push-remove act on everything pushed before them).
+ * A client-connect script's output is laid over the ccd's config by client-auth.ts
+ * `mergeClientConfigs`.
  */
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { ClientConfig, ServerOptions } from '../../config/server-options.js';
-import { ccdExclusiveRefusal, emptyClientConfig, findCcdFile, readClientConfig } from './ccd.js';
+import { ccdExclusiveRefusal, findCcdFile, readClientConfig } from './ccd.js';
 
 /** What the directory is read through (the file system; tests may pass their own). */
 export interface CcdFs {
@@ -128,28 +127,4 @@ export class ClientConfigDir {
 /** 2.6's refusal for `disable` in the (merged) client config, or undefined. */
 export function disabledRefusal(config: ClientConfig | undefined): string | undefined {
   return config?.disable ? DISABLE_REFUSAL : undefined;
-}
-
-/**
- * `extra` (a client-connect output, read with ccd.ts readClientConfig) applied after `base` (the
- * ccd's, or undefined), as 2.6 imports both into one instance's options, in that order.
- */
-export function mergeClientConfig(base: ClientConfig | undefined, extra: ClientConfig): ClientConfig {
-  const b = base ?? emptyClientConfig();
-  const keepIfconfigRemoves = (r: string) => r === 'ifconfig' || r === 'ifconfig-ipv6';
-  // extra's push-remove prefixes act on every push before them: all of the ccd's
-  const prefixes = extra.pushRemove.filter((r) => !keepIfconfigRemoves(r));
-  const basePush = extra.pushReset ? [] : b.push.filter((o) => !prefixes.some((r) => o.startsWith(r)));
-  const baseRemoves = extra.pushReset ? b.pushRemove.filter(keepIfconfigRemoves) : b.pushRemove;
-  return {
-    disable: b.disable || extra.disable,
-    ifconfigPush: extra.ifconfigPush ?? b.ifconfigPush,
-    ifconfigIpv6Push: extra.ifconfigIpv6Push ?? b.ifconfigIpv6Push,
-    iroutes: [...b.iroutes, ...extra.iroutes],
-    iroutesIpv6: [...b.iroutesIpv6, ...extra.iroutesIpv6],
-    pushReset: b.pushReset || extra.pushReset,
-    pushRemove: [...baseRemoves, ...extra.pushRemove],
-    push: [...basePush, ...extra.push],
-    other: [...b.other, ...extra.other],
-  };
 }

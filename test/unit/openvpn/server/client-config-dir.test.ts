@@ -6,13 +6,13 @@ import { describe, it } from 'node:test';
 import type { FileRef } from '../../../../src/config/client-options.js';
 import type { ClientConfig } from '../../../../src/config/server-options.js';
 import { reserveStaticAddresses, selectVpnAddresses } from '../../../../src/openvpn/server/address-select.js';
-import { parseClientConfig } from '../../../../src/openvpn/server/ccd.js';
+import { emptyClientConfig, parseClientConfig } from '../../../../src/openvpn/server/ccd.js';
+import { mergeClientConfigs } from '../../../../src/openvpn/server/client-auth.js';
 import {
   type CcdFs,
   ClientConfigDir,
   DISABLE_REFUSAL,
   disabledRefusal,
-  mergeClientConfig,
 } from '../../../../src/openvpn/server/client-config-dir.js';
 import { IfconfigPool, type PoolLease } from '../../../../src/openvpn/server/ifconfig-pool.js';
 import { startPoolPersist } from '../../../../src/openvpn/server/pool-persist-file.js';
@@ -105,7 +105,7 @@ describe('client-config-dir at run time', () => {
   });
 });
 
-describe('mergeClientConfig: a client-connect output after the ccd', () => {
+describe('mergeClientConfigs: a client-connect output after the ccd', () => {
   const ccd = parseClientConfig(
     'ifconfig-push 10.8.0.5 255.255.255.0\niroute 10.9.0.0 255.255.255.0\npush "route 10.1.0.0 255.255.0.0"\npush "dhcp-option DNS 1.1.1.1"\n',
     'ccd/a',
@@ -116,7 +116,7 @@ describe('mergeClientConfig: a client-connect output after the ccd', () => {
       'ifconfig-push 10.8.0.7 255.255.255.0\niroute 10.10.0.0 255.255.255.0\npush-remove route\npush "route 10.2.0.0 255.255.0.0"\n',
       'cc-out',
     );
-    const m = mergeClientConfig(ccd, out);
+    const m = mergeClientConfigs(ccd, out);
     assert.equal(m.ifconfigPush?.local, '10.8.0.7');
     assert.deepEqual(
       m.iroutes.map((r) => r.address),
@@ -129,12 +129,12 @@ describe('mergeClientConfig: a client-connect output after the ccd', () => {
 
   it('push-reset in the output drops the ccd pushes; disable from either side sticks', () => {
     const out = parseClientConfig('push-reset\npush "y"\ndisable\n', 'cc-out');
-    const m = mergeClientConfig(ccd, out);
+    const m = mergeClientConfigs(ccd, out);
     assert.deepEqual(m.push, ['y']);
     assert.equal(m.pushReset, true);
     assert.equal(m.disable, true);
     assert.equal(m.ifconfigPush?.local, '10.8.0.5');
-    const alone: ClientConfig = mergeClientConfig(undefined, parseClientConfig('push "z"\n', 'o'));
+    const alone: ClientConfig = mergeClientConfigs(emptyClientConfig(), parseClientConfig('push "z"\n', 'o'));
     assert.deepEqual(alone.push, ['z']);
   });
 });
