@@ -89,11 +89,14 @@ export function versionText(): string {
 /** `ovpn-ts --help`. */
 export function usageText(): string {
   return `Usage: ovpn-ts --config client.ovpn [--directive args...]...
+       ovpn-ts --config server.conf [--directive args...]...
        ovpn-ts client.ovpn
        ovpn-ts --help | --version
 
-An OpenVPN-compatible client on the ovpn-ts data plane. Every config directive may also be given on
-the command line as --directive args; the later one wins. Needs root (it creates a TUN device).
+An OpenVPN-compatible client, and server, on the ovpn-ts data plane: a server config (mode server,
+server, tls-server) serves stock OpenVPN clients (docs/server.md). Every config directive may also be
+given on the command line as --directive args; the later one wins. Needs root (it creates a TUN
+device).
 
 Often used:
   --config file          read directives from file (may be repeated; files may include others)
@@ -114,6 +117,9 @@ server's AUTH_FAILED (auth-retry none) or HALT, and ping-exit; 1 on a config err
 error (a key, certificate or credentials that cannot be used, a device or up script that fails), and
 when connect-retry-max attempts have failed. Other failed connections are retried.
 
-Supported, ignored and refused directives: docs/client.md.
+Server: SIGTERM/SIGINT send RESTART to the clients (explicit-exit-notify) and exit 0; SIGUSR1
+restarts; SIGHUP re-reads the config and restarts. --json, --ovpnd and --daemon are client-only yet.
+
+Supported, ignored and refused directives: docs/client.md, docs/server.md.
 `;
 }

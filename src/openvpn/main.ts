@@ -84,7 +84,15 @@ async function main(argv: string[]): Promise<number> {
     configRole,
     () => 'client' as const, // the client's load below reports what is wrong
   );
-  if (role === 'server') return serverMain(configArgv, readFileFn);
+  if (role === 'server') {
+    if (json || ovpnd) {
+      process.stderr.write(
+        `Options error: ${json ? '--json' : '--ovpnd'} is not supported with a server config yet (docs/server.md)\n`,
+      );
+      return 1;
+    }
+    return serverMain(configArgv, readFileFn);
+  }
 
   // Config errors go to stderr before any --log applies, as OpenVPN's "Options error:" lines do.
   let loaded: Awaited<ReturnType<typeof load>>;

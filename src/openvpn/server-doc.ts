@@ -49,7 +49,7 @@ export const SERVER_USE: Record<string, Use> = {
   'connect-freq': used(),
   'connect-freq-initial': used(),
   'crl-verify': used('file (re-read when it changes) and `dir`'),
-  daemon: used(),
+  daemon: parsed('not yet: the server stays in the foreground'),
   'data-ciphers': used('AEAD ciphers only; each client gets the first of these it offers'),
   'data-ciphers-fallback': used(),
   dev: used(),
