@@ -16,7 +16,7 @@
  * Times are local time (`2026-12-02 12:10:38`, as 2.6's localtime-based time_string) and, in versions
  * 2 and 3, also the epoch seconds as an unsigned 32-bit number. Lines end with "\n" only.
  */
-import { parseIPv4, parseIPv6 } from '../../net/ip-address.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../../net/ip-address.js';
 import { openvpnTimestamp } from '../log.js';
 
 /** A client's transport address, as the server's socket saw it. */
@@ -283,39 +283,10 @@ function isV4MappedBytes(b: Buffer): boolean {
  * (`::a.b.c.d`) or IPv4-mapped (`::ffff:a.b.c.d`) address.
  */
 export function inet6Text(b: Buffer): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(i * 2));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) best = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (best >= 0 && i >= best && i < best + bestLen) {
-      if (i === best) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-      return out;
-    }
-    out += w[i].toString(16);
-  }
-  if (best >= 0 && best + bestLen === 8) out += ':';
-  return out;
+  const zero = (from: number, to: number) => b.subarray(from, to).every((x) => x === 0);
+  if (zero(0, 12) && b.readUInt16BE(12) !== 0) return `::${formatIPv4(b, 12)}`;
+  if (zero(0, 10) && b.readUInt16BE(10) === 0xffff) return `::ffff:${formatIPv4(b, 12)}`;
+  return formatIPv6(b);
 }
 
 function orUndef(s: string | undefined): string {
