@@ -15,48 +15,13 @@
  * We keep that, and keep refusals fatal even under `setenv opt`: a refused directive is one whose
  * meaning we cannot provide, and dropping it would change what the profile asks for on the wire.
  */
+import { type DirectiveSpec, H, I, R } from './directive-spec.js';
 import type { Directive } from './read.js';
 import { SERVER_OVERRIDES } from './server-directives.js';
 import { ConfigError, quoteForMessage } from './tokenize.js';
 
-export type Disposition = 'honoured' | 'ignored' | 'refused';
+export type { DirectiveSpec, Disposition } from './directive-spec.js';
 
-export interface DirectiveSpec {
-  /** Fewest parameters after the name (an inline block counts as one). */
-  min: number;
-  /** Most parameters after the name. */
-  max: number;
-  disposition: Disposition;
-  /** Why it is ignored or refused. */
-  reason?: string;
-  /** Allowed inside `<connection>` (OPT_P_CONNECTION). */
-  connection?: boolean;
-  /** May be an inline block (OPT_P_INLINE). */
-  inline?: boolean;
-  /** An ignored directive whose note is a warning shown at every verbosity (e.g. `user` on a server). */
-  warn?: boolean;
-}
-
-const H = (min: number, max: number, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'honoured',
-  ...extra,
-});
-const I = (min: number, max: number, reason: string, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'ignored',
-  reason,
-  ...extra,
-});
-const R = (min: number, max: number, reason: string, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'refused',
-  reason,
-  ...extra,
-});
 const C = { connection: true } as const;
 const IN = { inline: true } as const;
 const CIN = { connection: true, inline: true } as const;

@@ -17,28 +17,8 @@
  * - `management` is ignored, as for the client: ovpn-ts has its own control interface;
  *   `management-client-auth` is refused since it changes who decides on a client's login.
  */
-import type { DirectiveSpec } from './directives.js';
+import { type DirectiveSpec, H, I, R } from './directive-spec.js';
 
-const H = (min: number, max: number, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'honoured',
-  ...extra,
-});
-const I = (min: number, max: number, reason: string, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'ignored',
-  reason,
-  ...extra,
-});
-const R = (min: number, max: number, reason: string, extra: Partial<DirectiveSpec> = {}): DirectiveSpec => ({
-  min,
-  max,
-  disposition: 'refused',
-  reason,
-  ...extra,
-});
 const IN = { inline: true } as const;
 const MANY = 15;
 
