@@ -6,6 +6,7 @@
  * tls_ctx_restrict_ciphers_tls13, tls_ctx_set_cert_profile, tls_ctx_set_tls_groups,
  * tls_ctx_load_pkcs12.
  */
+import { createPrivateKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -298,12 +299,29 @@ async function buildTlsConfig(
       ciphers: nodeCipherString(o),
       ecdhCurve: o.tlsGroups,
     });
+  // An encrypted PEM key is told from its text, not from OpenSSL's error: which error a failed
+  // decode leaves on top of the thread's queue is not stable (once "DECODER routines::unsupported"
+  // instead of "bad decrypt"), and the prompt or the message must not depend on it.
+  if (key !== undefined && isEncryptedPemKey(key)) {
+    passphrase ??= await promptPassword('Enter Private Key Password: ');
+    try {
+      createPrivateKey({ key, format: 'pem', passphrase });
+    } catch (e) {
+      throw directiveError(
+        'key',
+        `cannot decrypt the private key (wrong or missing password? see askpass): ${(e as Error).message}`,
+      );
+    }
+  }
   let secureContext: SecureContext;
   try {
     secureContext = build(passphrase);
   } catch (e) {
     const msg = (e as Error).message;
+    // a PKCS#12 that does not open without a password gets one asked, whatever OpenSSL's error
+    // says, as 2.6 retries PKCS12_parse with the password it asks for (ssl_openssl.c)
     const needsPass =
+      (pfx !== undefined && passphrase === undefined) ||
       /bad decrypt|mac verify failure|bad password|interrupted or cancelled|read failed/i.test(msg);
     // as pem_password_callback: without `askpass FILE` the password is asked on the terminal
     if (needsPass && passphrase === undefined) {
@@ -338,6 +356,14 @@ async function buildTlsConfig(
       crlDirHas,
     },
   };
+}
+
+/** A PEM private key under a password: PKCS#8 `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` header. */
+export function isEncryptedPemKey(b: Buffer): boolean {
+  const text = b.toString('latin1');
+  return (
+    text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /^Proc-Type:\s*4,ENCRYPTED\s*$/m.test(text)
+  );
 }
 
 /** Which of the PEM inputs OpenSSL refuses on its own (a bad PEM block): its directive. */

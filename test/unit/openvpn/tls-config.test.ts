@@ -15,7 +15,12 @@ import { createServer, type Server, type TlsOptions } from 'node:tls';
 import { loadClientConfig } from '../../../src/config/load.js';
 import { ServerCheckError } from '../../../src/openvpn/cert-checks.js';
 import { TlsChannel } from '../../../src/openvpn/tls-channel.js';
-import { loadTlsConfig, nodeCipherString, opensslCipherName } from '../../../src/openvpn/tls-config.js';
+import {
+  isEncryptedPemKey,
+  loadTlsConfig,
+  nodeCipherString,
+  opensslCipherName,
+} from '../../../src/openvpn/tls-config.js';
 import { fingerprint, issue, makeCa, makeCrl, makePkcs12, ossl } from '../../support/pki.js';
 
 const SERVER_EXT = [
@@ -141,6 +146,14 @@ describe('client TLS options (tls-config.ts) in real handshakes', () => {
       handshake(port, ['ca ca.crt', 'cert cli.crt', 'key cli-enc.key', 'askpass wrong.txt']),
       /^Error: key: cannot decrypt the private key/,
     );
+  });
+
+  it('an encrypted key is told from its PEM text: PKCS#8 and the legacy Proc-Type header, not a plain key', () => {
+    ossl(dir, 'ec', '-in', 'cli.key', '-aes256', '-passout', 'pass:sesame', '-out', 'cli-legacy.key');
+    assert.equal(isEncryptedPemKey(readFileSync(join(dir, 'cli-enc.key'))), true);
+    assert.equal(isEncryptedPemKey(readFileSync(join(dir, 'cli-legacy.key'))), true);
+    assert.match(readFileSync(join(dir, 'cli-legacy.key'), 'latin1'), /Proc-Type: 4,ENCRYPTED/);
+    assert.equal(isEncryptedPemKey(readFileSync(join(dir, 'cli.key'))), false);
   });
 
   it('PKCS#12 without ca trusts the CAs inside it (an empty ca list keeps the public roots out), not another CA', async () => {
