@@ -55,11 +55,18 @@ describe('ovpn-ts server: a data cipher per client', { skip: serverLabSkip() }, 
     for (let i = 1; i <= 3; i++)
       clients.push(await s.startClient(i, 'udp', 1194, ['--data-ciphers', OFFERS[i - 1]]));
     for (const [i, c] of clients.entries()) {
-      const line = c.out.find((l) => l.includes('Data Channel: cipher'));
-      assert.ok(line?.includes(`'${EXPECTED[i]}'`), `client ${i + 1} uses ${EXPECTED[i]}: ${line}`);
-      const sline = srv.out.find((l) => l.includes(`sl-c${i + 1}/`) && l.includes('Data Channel: cipher'));
+      // 2.6 prints "Initialization Sequence Completed" before "Data Channel: cipher" (init.c do_up
+      // calls initialization_sequence_completed, then tls_print_deferred_options_results): wait for it
+      const line = await c.waitFor((l) => l.includes('Data Channel: cipher'), 5000, 'the cipher line', 0);
+      assert.ok(line.includes(`'${EXPECTED[i]}'`), `client ${i + 1} uses ${EXPECTED[i]}: ${line}`);
+      const sline = await srv.waitFor(
+        (l) => l.includes(`sl-c${i + 1}/`) && l.includes('Data Channel: cipher'),
+        5000,
+        `the server's cipher line for client ${i + 1}`,
+        0,
+      );
       assert.ok(
-        sline?.includes(`'${EXPECTED[i]}'`),
+        sline.includes(`'${EXPECTED[i]}'`),
         `the server serves client ${i + 1} with ${EXPECTED[i]}: ${sline}`,
       );
     }

@@ -56,10 +56,16 @@ describe('ovpn-ts server: SIGUSR1 and SIGHUP restart it', { skip: serverLabSkip(
           marks[i],
         );
         // 2.6 logs `Data Channel: cipher '...'` when it negotiates and `Outgoing Data Channel: Cipher '...'`
-        // when it installs the key (after a restart it may only do the latter)
-        const line = c.out.slice(marks[i]).find((l) => /Data Channel: [Cc]ipher '/.test(l));
+        // when it installs the key (after a restart it may only do the latter); the first comes after
+        // "Initialization Sequence Completed" (init.c do_up), so it is waited for
+        const line = await c.waitFor(
+          (l) => /Data Channel: [Cc]ipher '/.test(l),
+          5000,
+          `client ${i + 1}'s cipher line after ${signal}`,
+          marks[i],
+        );
         assert.ok(
-          line?.includes(`'${cipher}'`),
+          line.includes(`'${cipher}'`),
           `client ${i + 1} after ${signal} uses ${cipher}: ${line}\n${c.out.slice(marks[i]).join('\n')}`,
         );
       }
