@@ -22,7 +22,9 @@ const parsed = (note: string): Use => ({ use: 'parsed', note });
  */
 export const SERVER_USE: Record<string, Use> = {
   'allow-compression': used('as for the client: real compression is refused'),
-  askpass: parsed('an encrypted server key is not supported yet: give the key unencrypted'),
+  askpass: used(
+    'the password of an encrypted `key` or `pkcs12`: the first line of the file, else asked on the terminal',
+  ),
   auth: used('the HMAC digest of tls-auth'),
   'auth-gen-token': used(),
   'auth-gen-token-secret': used(),

@@ -12,7 +12,7 @@ import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type SecureVersion } from 'node:tls';
-import type { ClientOptions } from '../config/client-options.js';
+import type { ClientOptions, FileRef } from '../config/client-options.js';
 import { type ReadFileFn, readFileRef } from '../config/load.js';
 import { type Crl, parseCrlPem, type ServerCheckOptions } from './cert-checks.js';
 import { promptAborted } from './connect-retry.js';
@@ -115,7 +115,7 @@ export async function loadCrlFile(o: ClientOptions, rf: ReadFileFn): Promise<Crl
 }
 
 /** A copy of secret bytes read from a file; the buffer read is zeroed. */
-function ownCopy(b: Uint8Array): Buffer {
+export function ownCopy(b: Uint8Array): Buffer {
   const c = Buffer.from(b);
   b.fill(0);
   return c;
@@ -226,14 +226,7 @@ export async function loadTlsConfig(o: ClientOptions, rf: ReadFileFn): Promise<T
   const key = o.key === undefined ? undefined : ownCopy(await readFileRef(o.key, rf, 'key'));
   const extra =
     o.extraCerts === undefined ? undefined : Buffer.from(await readFileRef(o.extraCerts, rf, 'extra-certs'));
-  let pfx: Buffer | undefined;
-  if (o.pkcs12 !== undefined) {
-    const raw = ownCopy(await readFileRef(o.pkcs12, rf, 'pkcs12'));
-    // an inline <pkcs12> block is base64 (tls_ctx_load_pkcs12 reads it through a base64 BIO)
-    pfx =
-      o.pkcs12.kind === 'inline' ? Buffer.from(raw.toString('latin1').replace(/\s+/g, ''), 'base64') : raw;
-    if (pfx !== raw) raw.fill(0);
-  }
+  const pfx = o.pkcs12 === undefined ? undefined : await readPkcs12(o.pkcs12, rf);
   // the private key and PKCS#12 bytes are zeroed once OpenSSL has them (or the load failed)
   const secrets = [key, pfx];
   try {
@@ -256,13 +249,6 @@ async function buildTlsConfig(
   },
 ): Promise<TlsConfig> {
   const { ca, cert, extra, key, pfx, fingerprintOnly } = m;
-  let passphrase: string | undefined;
-  if (o.askpass !== undefined && o.askpass !== 'prompt') {
-    const b = await readFileRef(o.askpass, rf, 'askpass');
-    passphrase = firstLine(b);
-    b.fill(0);
-  }
-
   let crls: Crl[] | undefined;
   let crlDirHas: ((serial: string) => boolean) | undefined;
   if (o.crlVerify !== undefined) {
@@ -280,7 +266,7 @@ async function buildTlsConfig(
     throw directiveError('tls-version-min', `${o.tlsVersionMin} is above tls-version-max ${o.tlsVersionMax}`);
   }
 
-  const build = (pass: string | undefined): SecureContext =>
+  const build = (passphrase: string | undefined): SecureContext =>
     createSecureContext({
       // an empty list, not undefined: node:tls would otherwise trust its public root CAs; with
       // pkcs12 and no ca, the CA certificates in the PKCS#12 file are the trusted ones
@@ -293,46 +279,13 @@ async function buildTlsConfig(
             : Buffer.concat([cert, Buffer.from('\n'), extra]),
       key,
       pfx,
-      passphrase: pass,
+      passphrase,
       minVersion,
       maxVersion,
       ciphers: nodeCipherString(o),
       ecdhCurve: o.tlsGroups,
     });
-  // An encrypted PEM key is told from its text, not from OpenSSL's error: which error a failed
-  // decode leaves on top of the thread's queue is not stable (once "DECODER routines::unsupported"
-  // instead of "bad decrypt"), and the prompt or the message must not depend on it.
-  if (key !== undefined && isEncryptedPemKey(key)) {
-    passphrase ??= await promptPassword('Enter Private Key Password: ');
-    try {
-      createPrivateKey({ key, format: 'pem', passphrase });
-    } catch (e) {
-      throw directiveError(
-        'key',
-        `cannot decrypt the private key (wrong or missing password? see askpass): ${(e as Error).message}`,
-      );
-    }
-  }
-  let secureContext: SecureContext;
-  try {
-    secureContext = build(passphrase);
-  } catch (e) {
-    const msg = (e as Error).message;
-    // a PKCS#12 that does not open without a password gets one asked, whatever OpenSSL's error
-    // says, as 2.6 retries PKCS12_parse with the password it asks for (ssl_openssl.c)
-    const needsPass =
-      (pfx !== undefined && passphrase === undefined) ||
-      /bad decrypt|mac verify failure|bad password|interrupted or cancelled|read failed/i.test(msg);
-    // as pem_password_callback: without `askpass FILE` the password is asked on the terminal
-    if (needsPass && passphrase === undefined) {
-      const p = await promptPassword('Enter Private Key Password: ');
-      try {
-        secureContext = build(p);
-      } catch (e2) {
-        throw tlsContextError(o, (e2 as Error).message);
-      }
-    } else throw tlsContextError(o, msg, needsPass ? undefined : culprit(m, passphrase));
-  }
+  const secureContext = await secureContextWithKey(o, rf, m, build);
   const restrictions: string[] = [];
   if (o.tlsVersionMin !== '1.2') restrictions.push(`tls-version-min ${o.tlsVersionMin}`);
   if (o.tlsVersionMax !== undefined) restrictions.push(`tls-version-max ${o.tlsVersionMax}`);
@@ -356,6 +309,73 @@ async function buildTlsConfig(
       crlDirHas,
     },
   };
+}
+
+/**
+ * The bytes of `pkcs12 FILE` or an inline `<pkcs12>` block, which is base64 (2.6 tls_ctx_load_pkcs12
+ * reads it through a base64 BIO); a copy of our own, for the caller to zero.
+ */
+export async function readPkcs12(ref: FileRef, rf: ReadFileFn): Promise<Buffer> {
+  const raw = ownCopy(await readFileRef(ref, rf, 'pkcs12'));
+  if (ref.kind !== 'inline') return raw;
+  const der = Buffer.from(raw.toString('latin1').replace(/\s+/g, ''), 'base64');
+  raw.fill(0);
+  return der;
+}
+
+/** What `secureContextWithKey` reads of the options (client and server alike). */
+export type KeyPasswordOptions = Pick<ClientOptions, 'askpass' | 'pkcs12' | 'tlsCipher'>;
+
+/**
+ * `build(passphrase)` with the private key's password found as 2.6 finds it (ssl.c
+ * pem_password_callback, ssl_openssl.c tls_ctx_load_pkcs12): the first line of `askpass FILE`, else
+ * asked on the terminal when the key needs one (an error without a terminal). An encrypted PEM key is
+ * told from its text and its password checked with createPrivateKey, not from OpenSSL's error: which
+ * error a failed decode leaves on top of the thread's queue is not stable (once "DECODER
+ * routines::unsupported" instead of "bad decrypt"), and neither the prompt nor the message may depend
+ * on it. A PKCS#12 that does not open without a password gets one asked, whatever the error says.
+ * Errors name the directive at fault.
+ */
+export async function secureContextWithKey(
+  o: KeyPasswordOptions,
+  rf: ReadFileFn,
+  m: { ca?: Buffer; cert?: Buffer; extra?: Buffer; key?: Buffer; pfx?: Buffer },
+  build: (passphrase: string | undefined) => SecureContext,
+): Promise<SecureContext> {
+  const { key, pfx } = m;
+  let passphrase: string | undefined;
+  if (o.askpass !== undefined && o.askpass !== 'prompt') {
+    const b = await readFileRef(o.askpass, rf, 'askpass');
+    passphrase = firstLine(b);
+    b.fill(0);
+  }
+  if (key !== undefined && isEncryptedPemKey(key)) {
+    passphrase ??= await promptPassword('Enter Private Key Password: ');
+    try {
+      createPrivateKey({ key, format: 'pem', passphrase });
+    } catch (e) {
+      throw directiveError(
+        'key',
+        `cannot decrypt the private key (wrong or missing password? see askpass): ${(e as Error).message}`,
+      );
+    }
+  }
+  try {
+    return build(passphrase);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const needsPass =
+      (pfx !== undefined && passphrase === undefined) ||
+      /bad decrypt|mac verify failure|bad password|interrupted or cancelled|read failed/i.test(msg);
+    if (!needsPass || passphrase !== undefined)
+      throw tlsContextError(o, msg, needsPass ? undefined : culprit(m, passphrase));
+    const p = await promptPassword('Enter Private Key Password: ');
+    try {
+      return build(p);
+    } catch (e2) {
+      throw tlsContextError(o, (e2 as Error).message);
+    }
+  }
 }
 
 /** A PEM private key under a password: PKCS#8 `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` header. */
@@ -389,7 +409,7 @@ function culprit(
 }
 
 /** An OpenSSL error from createSecureContext, with the directive it most likely comes from. */
-function tlsContextError(o: ClientOptions, msg: string, bad?: string): Error {
+function tlsContextError(o: KeyPasswordOptions, msg: string, bad?: string): Error {
   if (/no cipher match/i.test(msg)) {
     return directiveError(
       o.tlsCipher !== undefined ? 'tls-cipher' : 'tls-ciphersuites',

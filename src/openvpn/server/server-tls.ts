@@ -1,6 +1,6 @@
 /**
  * The server's TLS: one secure context from the server options (ca, cert, key or pkcs12, tls versions
- * and cipher lists; 2.6 ssl.c init_ssl), and per key state a node:tls server socket over an in-memory
+ * and cipher lists; 2.6 ssl.c init_ssl; the key's password from askpass as the client finds it), and per key state a node:tls server socket over an in-memory
  * Duplex whose writes are ciphertext for the control session (control-plane.md §6). The client's
  * certificate is asked for unless `verify-client-cert none`; Node's own rejection is off: the server's
  * checks (client-auth.ts: verify-client-cert, remote-cert-tls, crl-verify, tls-verify) judge it after
@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext, type SecureVersion, TLSSocket } from 'node:tls';
 import { type ReadFileFn, readFileRef } from '../../config/load.js';
 import type { ServerOptions } from '../../config/server-options.js';
-import { nodeCipherString } from '../tls-config.js';
+import { nodeCipherString, ownCopy, readPkcs12, secureContextWithKey } from '../tls-config.js';
 
 const VERSIONS: Record<string, SecureVersion> = {
   '1.0': 'TLSv1',
@@ -31,36 +31,37 @@ export async function loadServerTls(o: ServerOptions, rf: ReadFileFn): Promise<S
     ref === undefined ? undefined : Buffer.from(await readFileRef(ref, rf, what));
   const ca = await read(o.ca, 'ca');
   const cert = await read(o.cert, 'cert');
-  const key = await read(o.key, 'key');
+  const key = o.key === undefined ? undefined : ownCopy(await readFileRef(o.key, rf, 'key'));
   const extra = await read(o.extraCerts, 'extra-certs');
-  const pfx = await read(o.pkcs12, 'pkcs12');
+  const pfx = o.pkcs12 === undefined ? undefined : await readPkcs12(o.pkcs12, rf);
   if (cert === undefined && pfx === undefined)
     throw new Error('cert: a server needs its certificate (cert or pkcs12)');
   if (ca === undefined && pfx === undefined && o.verifyClientCert !== 'none')
     throw new Error("ca: needed to verify the clients' certificates");
   try {
-    const secureContext = createSecureContext({
-      ca: ca ?? [],
-      cert:
-        cert === undefined
-          ? undefined
-          : extra === undefined
-            ? cert
-            : Buffer.concat([cert, Buffer.from('\n'), extra]),
-      key,
-      pfx,
-      minVersion: VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2',
-      maxVersion: o.tlsVersionMax === undefined ? undefined : VERSIONS[o.tlsVersionMax],
-      ciphers: nodeCipherString(o),
-      ecdhCurve: o.tlsGroups,
-    });
+    const secureContext = await secureContextWithKey(o, rf, { ca, cert, extra, key, pfx }, (passphrase) =>
+      createSecureContext({
+        ca: ca ?? [],
+        cert:
+          cert === undefined
+            ? undefined
+            : extra === undefined
+              ? cert
+              : Buffer.concat([cert, Buffer.from('\n'), extra]),
+        key,
+        pfx,
+        passphrase,
+        minVersion: VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2',
+        maxVersion: o.tlsVersionMax === undefined ? undefined : VERSIONS[o.tlsVersionMax],
+        ciphers: nodeCipherString(o),
+        ecdhCurve: o.tlsGroups,
+      }),
+    );
     return {
       secureContext,
       requestCert: o.verifyClientCert !== 'none',
       requireCert: o.verifyClientCert === 'require',
     };
-  } catch (e) {
-    throw new Error(`TLS setup failed (ca/cert/key): ${(e as Error).message}`);
   } finally {
     key?.fill(0);
     pfx?.fill(0);
