@@ -93,3 +93,47 @@ export function pollRenegTraffic(
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** A client of the server as the traffic poll sees it. */
+export interface RenegClient {
+  /** The key-id of its current key state, or undefined while it is not up. */
+  readonly renegKeyId: number | undefined;
+  /** Its peer's link counters, or undefined (no peer). */
+  renegCounters(): LinkCounters | undefined;
+  /** Starts a renegotiation with this reason; the client logs it. */
+  renegotiateByTraffic(reason: string): void;
+}
+
+/**
+ * The server's `reneg-bytes` / `reneg-pkts`: one timer for every client (2.6 checks each client's key
+ * state in tls_process), each client counted on its own from its current key-id. Clients are held
+ * weakly, so one that left leaves nothing behind. Returns the function that stops the polling.
+ */
+export function pollClientsRenegTraffic(
+  limits: RenegLimits,
+  clients: () => Iterable<RenegClient>,
+): () => void {
+  if (!new RenegTraffic(limits).enabled) return () => {};
+  const traffic = new WeakMap<RenegClient, RenegTraffic>();
+  const sample = (c: RenegClient, t: RenegTraffic): string | undefined => {
+    const keyId = c.renegKeyId;
+    const counters = keyId === undefined ? undefined : c.renegCounters();
+    return keyId === undefined || counters === undefined ? undefined : t.check(keyId, counters);
+  };
+  const tick = () => {
+    for (const c of clients()) {
+      let t = traffic.get(c);
+      if (t === undefined) {
+        t = new RenegTraffic(limits);
+        traffic.set(c, t);
+      }
+      const reason = sample(c, t);
+      if (reason === undefined) continue;
+      c.renegotiateByTraffic(reason);
+      sample(c, t);
+    }
+  };
+  const timer = setInterval(tick, RENEG_TRAFFIC_POLL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

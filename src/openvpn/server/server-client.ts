@@ -11,6 +11,7 @@
  * engine, key-method 2 again, and the new key in the secondary slot (dco-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
+import type { PeerInfo } from '../../api/messages.js';
 import {
   authFailed,
   buildPushReplies,
@@ -36,6 +37,7 @@ import {
 } from '../../control/key-method2.js';
 import type { ServerSession } from '../../control/server-session.js';
 import { DcoKeys } from '../dco-keys.js';
+import type { RenegClient } from '../reneg-traffic.js';
 import { AUTH_FAILED_EXIT_SEC, type ClientAuthHooks } from './client-auth.js';
 import { type ClientPeerInfo, negotiateCipher, protocolFlags, readClientPeerInfo } from './ncp.js';
 import type { ClientAddresses } from './push-list.js';
@@ -58,6 +60,8 @@ export interface ServerPlane {
    * (with AUTH_FAILED to the client, as 2.6 refuses a disabled client or a failed client-connect).
    */
   admit(client: ServerClient): Promise<{ push: string[] } | { refuse: string }>;
+  /** The link counters of the client's peer on the data plane, or undefined (none yet, or gone). */
+  counters(client: ServerClient): PeerInfo | undefined;
   /** The certificate checks, tls-verify, user/password and auth-token (client-auth.ts). */
   auth: ClientAuthHooks;
   /** peer-new (UDP) or peer-set (TCP) with the VPN addresses and keepalive. */
@@ -89,7 +93,7 @@ export interface ClientRecord {
   clientId: number;
 }
 
-export class ServerClient {
+export class ServerClient implements RenegClient {
   readonly record: ClientRecord;
   private tls: ServerTlsChannel | undefined;
   private tlsKeyId = -1;
@@ -161,6 +165,25 @@ export class ServerClient {
       this.beginKeyState(this.session.keyId);
     if (r.tls !== undefined && r.keyId === this.tlsKeyId) this.tls?.ciphertextIn(r.tls);
     this.pump();
+  }
+
+  /** The current key state's key-id once the client is up (reneg-bytes/reneg-pkts count per key). */
+  get renegKeyId(): number | undefined {
+    return this.up && !this.closed ? this.session.keyId : undefined;
+  }
+
+  /** Its peer's link counters, for reneg-bytes/reneg-pkts. */
+  renegCounters(): PeerInfo | undefined {
+    return this.plane.counters(this);
+  }
+
+  /** The current key carried `reneg-bytes` or `reneg-pkts` (reason `bytes=N/limit`): renegotiate. */
+  renegotiateByTraffic(reason: string): void {
+    if (!this.up || this.closed || this.session.renegotiate(Date.now()) === undefined) return;
+    this.plane.log(
+      `${this.tag()} TLS: soft reset by reneg-bytes/reneg-pkts (${reason}), new key-id ${this.session.keyId}`,
+    );
+    this.queuePump();
   }
 
   /** A key ran out of packet-ids (key-swap-ntf): renegotiate. */

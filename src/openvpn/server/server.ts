@@ -53,6 +53,7 @@ import { createUdpSocket } from '../../transport/udp-socket.js';
 import { OP_CONTROL_HARD_RESET_CLIENT_V2, OP_CONTROL_HARD_RESET_CLIENT_V3 } from '../../wire/opcode.js';
 import { type CompFramingName, compFramingOf, mssClampFor } from '../data-options.js';
 import { tcpFrame } from '../data-plane-link.js';
+import { pollClientsRenegTraffic } from '../reneg-traffic.js';
 import { reserveStaticAddresses, selectVpnAddresses } from './address-select.js';
 import { ServerAuth } from './client-auth.js';
 import { ClientConfigDir, disabledRefusal } from './client-config-dir.js';
@@ -95,6 +96,8 @@ export class OpenvpnServer {
   private readonly persist: PoolPersistTask | undefined;
   private readonly statusView: ServerStatus;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Stops the reneg-bytes/reneg-pkts poll. */
+  private readonly stopRenegTraffic: () => void;
   /** Accepted streams whose first frame (the client's reset) has not come yet, by socket identity. */
   private readonly tcpPending = new Map<string, TcpPending>();
   private listener: ServerListener | undefined;
@@ -142,6 +145,9 @@ export class OpenvpnServer {
       serverLocal: o.ifconfig?.local,
       serverIpv6: o.ifconfigIpv6,
     };
+    this.stopRenegTraffic = pollClientsRenegTraffic({ bytes: o.renegBytes, packets: o.renegPkts }, () =>
+      this.clients.values(),
+    );
     this.plane = {
       log: run.log,
       tls,
@@ -150,6 +156,7 @@ export class OpenvpnServer {
       occ: occString(o),
       send: (c, p) => this.sendTo(c, p),
       admit: (c) => this.admit(c),
+      counters: (c) => this.peerCounters(c.peerId),
       auth,
       addPeer: (c) => this.addPeer(c),
       keyNew: (c, slot, keyId, keys) => this.keyNew(c, slot, keyId, keys),
@@ -256,6 +263,7 @@ export class OpenvpnServer {
     }
     // 2.6 saves the pool before the clients go (their names are kept either way: soft release)
     this.persist?.close();
+    this.stopRenegTraffic();
     for (const c of [...this.clients.values()]) this.clientGone(c, 'server exiting');
     for (const p of this.tcpPending.values()) closeFd(p.fd);
     this.tcpPending.clear();

@@ -1,7 +1,7 @@
 /**
  * The per-client scripts of the ovpn-ts server with a stock 2.6 client: the client's ccd file and its
  * client-connect output file both apply (ccd first, then the script's: its ifconfig-push wins, the
- * pushes of both are sent); learn-address hears of the address when the client comes and goes;
+ * pushes of both are sent, the script's iroute becomes a route on the tun); learn-address hears of the address when the client comes and goes;
  * client-disconnect runs when it leaves, with the bytes it moved and how long it stayed.
  */
 import assert from 'node:assert/strict';
@@ -39,6 +39,7 @@ describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
       `/usr/bin/env > ${join(s.dir, 'cc.env')}`,
       'echo \'push "route 192.0.2.0 255.255.255.0"\' > "$1"',
       'echo "ifconfig-push 10.70.0.50 255.255.255.0" >> "$1"',
+      'echo "iroute 203.0.113.0 255.255.255.0" >> "$1"',
       'exit 0',
     ]);
     const cd = writeScript(join(s.dir, 'cd.sh'), [`/usr/bin/env > ${join(s.dir, 'cd.env')}`, 'exit 0']);
@@ -56,6 +57,7 @@ describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
         `client-connect ${cc}`,
         `client-disconnect ${cd}`,
         `learn-address ${la}`,
+        'route 203.0.113.0 255.255.255.0',
       ],
     });
     ws.push(srv);
@@ -83,9 +85,12 @@ describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
     const r = await s.ping(s.clientNs[0], '10.70.0.1', 5);
     assert.equal(r.received, 5, r.out);
     assert.equal((await s.ping(s.nsS, '10.70.0.50')).received, 3);
+    // the script's iroute is a route on the server's tun via the client's address, as a ccd's is
+    const srvRoutes = execFileSync('ip', ['-n', s.nsS, 'route'], { encoding: 'utf8' });
+    assert.match(srvRoutes, /^203\.0\.113\.0\/24 via 10\.70\.0\.50 dev swtun3 .*metric 100/m, srvRoutes);
     await sleep(1200);
     // an ifconfig-push takes no pool entry, so no pool IPv6 address either (2.6 multi_select_virtual_addr)
-    assert.deepEqual(fileLines(laLog), ['add 10.70.0.50 sw-c1']);
+    assert.deepEqual(fileLines(laLog), ['add 10.70.0.50 sw-c1', 'add 203.0.113.0/24 sw-c1']);
 
     c1.child.kill('SIGTERM');
     await c1.waitExit(8000);
@@ -97,7 +102,14 @@ describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
     assert.ok(Number(cdEnv.get('bytes_sent')) > 5 * 84, `bytes_sent ${cdEnv.get('bytes_sent')}`);
     assert.ok(Number(cdEnv.get('time_duration')) >= 1, `time_duration ${cdEnv.get('time_duration')}`);
     await sleep(500);
-    assert.deepEqual(fileLines(laLog), ['add 10.70.0.50 sw-c1', 'delete 10.70.0.50 sw-c1']);
+    assert.deepEqual(fileLines(laLog), [
+      'add 10.70.0.50 sw-c1',
+      'add 203.0.113.0/24 sw-c1',
+      'delete 10.70.0.50 sw-c1',
+      'delete 203.0.113.0/24 sw-c1',
+    ]);
+    const gone = execFileSync('ip', ['-n', s.nsS, 'route'], { encoding: 'utf8' });
+    assert.doesNotMatch(gone, /203\.0\.113\.0\/24 via/, 'the iroute goes with its client');
   });
 
   it('a failing client-connect refuses the client with AUTH_FAILED, and client-disconnect does not run for it', async (t) => {

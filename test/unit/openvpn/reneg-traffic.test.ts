@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pollRenegTraffic, RENEG_TRAFFIC_POLL_MS, RenegTraffic } from '../../../src/openvpn/reneg-traffic.js';
+import {
+  pollClientsRenegTraffic,
+  pollRenegTraffic,
+  RENEG_TRAFFIC_POLL_MS,
+  RenegTraffic,
+} from '../../../src/openvpn/reneg-traffic.js';
 
 function counters(rxB: number, txB: number, rxP: number, txP: number) {
   return {
@@ -90,5 +95,68 @@ describe('pollRenegTraffic', () => {
     )();
     t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS * 3);
     assert.equal(probes, 0);
+  });
+});
+
+describe('pollClientsRenegTraffic (the server: one timer, every client on its own count)', () => {
+  /** A fake client: its key-id while up, its byte counters, the reasons it was told to renegotiate. */
+  function client(up = true) {
+    const c = {
+      keyId: up ? 0 : undefined,
+      bytes: 0,
+      reasons: [] as string[],
+      get renegKeyId() {
+        return c.keyId;
+      },
+      renegCounters: () => counters(c.bytes, 0, 0, 0),
+      renegotiateByTraffic(reason: string) {
+        c.reasons.push(reason);
+        if (c.keyId !== undefined) c.keyId++;
+      },
+    };
+    return c;
+  }
+
+  it('renegotiates each client when its own current key passes reneg-bytes; a client not up is skipped', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const a = client();
+    const b = client();
+    const waiting = client(false);
+    let list = [a, b, waiting];
+    const stop = pollClientsRenegTraffic({ bytes: 1000, packets: 0 }, () => list);
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS); // the first sample is each client's base
+    a.bytes = 1200;
+    b.bytes = 999;
+    waiting.bytes = 5000;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(a.reasons, ['bytes=1200/1000']);
+    assert.deepEqual(b.reasons, []);
+    assert.deepEqual(waiting.reasons, []);
+    // a's key-id 1 counts from 1200; b passes now
+    a.bytes = 2100;
+    b.bytes = 1000;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.deepEqual(a.reasons, ['bytes=1200/1000']);
+    assert.deepEqual(b.reasons, ['bytes=1000/1000']);
+    // a client that left is no longer polled
+    list = [b];
+    a.bytes = 10_000;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS);
+    assert.equal(a.reasons.length, 1);
+    stop();
+    b.bytes = 100_000;
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS * 3);
+    assert.equal(b.reasons.length, 1);
+  });
+
+  it('without limits asks nothing of the clients', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let asked = 0;
+    pollClientsRenegTraffic({ bytes: 0, packets: 0 }, () => {
+      asked++;
+      return [];
+    })();
+    t.mock.timers.tick(RENEG_TRAFFIC_POLL_MS * 3);
+    assert.equal(asked, 0);
   });
 });
