@@ -136,6 +136,8 @@ export interface VpnBenchResult {
   measured: string[];
   /** Why the ovpn-ts server was not measured, if so. */
   ovpnTsUnavailable?: string;
+  /** The bare veth path's TCP throughput (bit/s) in the same namespaces, if it could be measured. */
+  rawPath?: { forward: number; reverse: number };
 }
 
 export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
@@ -161,11 +163,24 @@ export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
   const samples = new Map<string, Sample[]>();
   const key = (p: Pair, m: MtuCase) => `${pairName(p)} ${mtuLabel(m)}`;
   let ovpnTsServer: { ok: true } | { ok: false; reason: string } | undefined;
+  let raw: { forward: number; reverse: number } | undefined;
   try {
     const nsS = lab.ns('s');
     const nsC = lab.ns('c');
     lab.veth(nsS, 'sbva', [`${NET.server}/24`], nsC, 'sbvb', [`${NET.client}/24`]);
     const pki = makeBenchPki(dir, 'sbv');
+    // the ceiling: the same TCP stream on the bare veth path, no VPN, between the same namespaces
+    await waitForQuiet(10, 15_000);
+    try {
+      const fwd = await measureTcp(lab, nsS, nsC, NET.server, o.seconds, false);
+      const rev = await measureTcp(lab, nsS, nsC, NET.server, o.seconds, true);
+      raw = { forward: fwd.bitsPerSecond, reverse: rev.bitsPerSecond };
+      console.log(
+        `  raw path (veth, no VPN, same namespaces): forward ${formatGbps(raw.forward)}  reverse ${formatGbps(raw.reverse)}`,
+      );
+    } catch (e) {
+      console.log(`  raw path: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const argvFor = (impl: Impl) => (impl === 'openvpn' ? ['--disable-dco', ...OPENVPN_BEST] : []);
 
     const runPair = async (p: Pair, m: MtuCase): Promise<Sample> => {
@@ -310,6 +325,16 @@ export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
     console.log(
       `  target: ${goal} both ways: forward ${f.toFixed(2)}x, reverse ${v.toFixed(2)}x -> ${target.toUpperCase()}`,
     );
+    if (raw !== undefined) {
+      // what the target asks for in Gbit/s, against what the bare path carries
+      const need = (dir: 'forward' | 'reverse') => VPN_TARGET * bestOf(ref, dir);
+      const over = need('forward') > raw.forward || need('reverse') > raw.reverse;
+      console.log(
+        `  ${VPN_TARGET}x OpenVPN's best is forward ${formatGbps(need('forward'))}, reverse ${formatGbps(need('reverse'))}; ` +
+          `the raw path carries ${formatGbps(raw.forward)} / ${formatGbps(raw.reverse)}` +
+          (over ? ': above the bare veth path, which no tunnel over it can pass on this machine' : ''),
+      );
+    }
   }
   // a pair that should have run but has no sample is a failure of the run
   const missing = PAIRS.flatMap((p) => mtus.map((m) => ({ p, m }))).filter(
@@ -322,5 +347,6 @@ export async function runVpnBench(o: VpnBenchOptions): Promise<VpnBenchResult> {
     target,
     measured: PAIRS.filter((p) => mtus.some((m) => (samples.get(key(p, m))?.length ?? 0) > 0)).map(pairName),
     ovpnTsUnavailable: ovpnTsServer?.ok === false ? ovpnTsServer.reason : undefined,
+    rawPath: raw,
   };
 }
