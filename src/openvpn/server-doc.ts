@@ -57,7 +57,7 @@ export const SERVER_USE: Record<string, Use> = {
   dev: used(),
   'dev-type': used('`tun` only'),
   dh: used('read and ignored: the TLS key exchange is ECDHE'),
-  down: parsed('not run by the server yet'),
+  down: used("after the tun is gone, with 2.6's arguments and environment (`signal` set)"),
   'duplicate-cn': used('without it a new session drops the older ones of its common name, as 2.6 does'),
   'explicit-exit-notify': used(
     'RESTART (`RESTART,[N]` with 2) to every UDP client at exit and at SIGUSR1/SIGHUP',
@@ -125,7 +125,9 @@ export const SERVER_USE: Record<string, Use> = {
   topology: used('`net30` (the default, as in 2.6), `subnet`, `p2p`'),
   'tran-window': used(),
   'tun-mtu': used(),
-  up: parsed('not run by the server yet'),
+  up: used(
+    "after the tun's addresses, before its routes, with 2.6's arguments and environment; a failure ends the server",
+  ),
   'username-as-common-name': used(),
   verb: used(),
   'verify-client-cert': used('`none`, `optional`, `require`'),

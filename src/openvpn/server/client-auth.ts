@@ -43,6 +43,8 @@ import {
   runClientConnect,
   runClientDisconnect,
   runLearnAddress,
+  runServerUpDown,
+  type ServerUpDown,
 } from './client-scripts.js';
 import type { ClientAddresses } from './push-list.js';
 import { type ScriptRunner, spawnScriptRunner } from './script-runner.js';
@@ -432,6 +434,13 @@ export class ServerAuth implements ClientAuthHooks {
     const la = this.o.scripts.learnAddress;
     if (la !== undefined)
       for (const addr of a.learned) this.learn(a, la, 'delete', addr, c.record.commonName);
+  }
+
+  /** The server's `up` or `down` script (client-scripts.ts runServerUpDown); true when none is set. */
+  async upDown(type: ServerUpDown, signal?: string): Promise<boolean> {
+    const cmd = type === 'up' ? this.o.scripts.up : this.o.scripts.down;
+    if (cmd === undefined) return true;
+    return this.track(runServerUpDown(cmd, type, signal, this.procEnv, this.deps));
   }
 
   /** Waits (at most `ms`) for the scripts still running. */

@@ -134,3 +134,34 @@ async function runSimple(
   }
   return true;
 }
+
+/** The server's own `up` / `down` (not per client). */
+export type ServerUpDown = 'up' | 'down';
+
+/**
+ * The server's `up` (after the tun's addresses, before its routes) or `down` (after the tun is
+ * gone), as 2.6 init.c run_up_down: `cmd dev tun_mtu 0 ifconfig_local ifconfig_remote|netmask init`
+ * (0 where 2.6 once passed the link MTU) with the process environment. `up` runs before do_route,
+ * so without `redirect_gateway`; `down` gets the `signal` that ended the run (signal_description:
+ * sigterm, sigint, sigusr1, sighup). False when it failed (logged); 2.6 ends the process then.
+ */
+export async function runServerUpDown(
+  command: string,
+  type: ServerUpDown,
+  signal: string | undefined,
+  env: Env,
+  deps: ClientScriptDeps,
+): Promise<boolean> {
+  const e: Env = { ...env };
+  if (type === 'up') delete e.redirect_gateway;
+  else setenv(e, 'signal', signal);
+  const extra = [
+    e.dev ?? '',
+    e.tun_mtu ?? '',
+    '0',
+    e.ifconfig_local ?? '',
+    e.ifconfig_netmask ?? e.ifconfig_remote ?? '',
+    'init',
+  ];
+  return runSimple(command, type, type, extra, e, deps);
+}

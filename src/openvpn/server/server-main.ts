@@ -59,11 +59,11 @@ export async function serveUntilSignal(o: ServerOptions, run: ServeOptions): Pro
       const signal = await nextSignal();
       if (signal === 'SIGTERM' || signal === 'SIGINT') {
         run.log(`${signal}[hard,] received, process exiting`);
-        await server.stop();
+        await server.stop(signal.toLowerCase());
         return 0;
       }
       run.log(`${signal}[${signal === 'SIGHUP' ? 'hard' : 'soft'},] received, process restarting`);
-      await server.stop();
+      await server.stop(signal.toLowerCase());
       if (signal === 'SIGHUP' && run.reload !== undefined) {
         try {
           opts = await run.reload();

@@ -2,7 +2,7 @@
  * The server's MP ovpn device and its network configuration (2.6 init.c do_open_tun, tun.c
  * do_ifconfig, route.c add_routes for the server's own `route` lines): MTU, link up, the tunnel
  * address (net30/p2p: local with its point-to-point peer; subnet: address/prefix), the IPv6 address,
- * then the routes (a route without gateway goes via `route-gateway`, in net30 the ifconfig peer, else
+ * then (after the `up` script) the routes (a route without gateway goes via `route-gateway`, in net30 the ifconfig peer, else
  * on the device; at metric 200 unless given, as 2.6 with DCO, so iroutes win). Everything goes away with the device (`close`).
  */
 import type { OvpnApi } from '../../api/ovpn-api.js';
@@ -20,7 +20,10 @@ export class ServerTun {
     readonly ifname: string,
   ) {}
 
-  /** dev-new in MP mode, then addresses and routes; the device is removed again if that fails. */
+  /**
+   * dev-new in MP mode, then its MTU, link and addresses; `addRoutes` adds the routes (2.6 runs `up`
+   * between the two). The device is removed again if that fails.
+   */
   static create(api: OvpnApi, o: ServerOptions, ifname: string, log: (m: string) => void): ServerTun {
     const dev = api.devNew({ ifname, mode: 'mp' });
     const tun = new ServerTun(api, dev.ifindex, dev.ifname);
@@ -32,6 +35,9 @@ export class ServerTun {
     }
     return tun;
   }
+
+  /** Route-gateway for routes without one: `route-gateway`, else in net30/p2p the ifconfig peer. */
+  private gateway4: string | undefined;
 
   get closed(): boolean {
     return this.closedNow;
@@ -63,6 +69,19 @@ export class ServerTun {
         rtnl.addAddress(ifindex, parseIPv6(o.ifconfigIpv6.address), o.ifconfigIpv6.prefix);
         log(`net_addr_v6_add: ${o.ifconfigIpv6.address}/${o.ifconfigIpv6.prefix} dev ${this.ifname}`);
       }
+      this.gateway4 = gateway4;
+    } finally {
+      rtnl.close();
+    }
+  }
+
+  /** The server's own `route` and `route-ipv6` lines on the device. Throws on a refused route. */
+  addRoutes(o: ServerOptions, log: (m: string) => void): void {
+    const rtnl = new Rtnl();
+    try {
+      const ifindex = this.ifindex;
+      const gateway4 = this.gateway4;
+      const ifc = o.ifconfig;
       for (const r of o.routes) {
         const prefix = netmaskToPrefix(r.netmask);
         const net = u32ToIpv4((ipv4ToU32(r.network) & ipv4ToU32(r.netmask)) >>> 0);

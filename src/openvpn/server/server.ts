@@ -205,6 +205,9 @@ export class OpenvpnServer {
     let tun: ServerTun | undefined;
     try {
       tun = ServerTun.create(api, o, ifname, run.log);
+      // 2.6 do_open_tun: the addresses, then `up` (fatal when it fails), then the routes
+      if (!(await auth.upDown('up'))) throw new Error(`up: the script failed: ${o.scripts.up}`);
+      tun.addRoutes(o, run.log);
       const srv = new OpenvpnServer(o, run, api, run.api === undefined, tun, tls, auth);
       server = srv;
       srv.newWrap = newWrap;
@@ -222,6 +225,7 @@ export class OpenvpnServer {
       run.log('Initialization Sequence Completed');
       return srv;
     } catch (e) {
+      // a failed `up` is fatal in 2.6 (M_FATAL: the process ends, no `down`)
       if (tun !== undefined && !tun.closed) tun.close();
       if (run.api === undefined) api.close();
       throw e;
@@ -251,7 +255,7 @@ export class OpenvpnServer {
    * Ends the server: RESTART to the clients (explicit-exit-notify), then every client, the device and
    * the sockets go. Idempotent.
    */
-  async stop(): Promise<void> {
+  async stop(signal = 'sigterm'): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.listener?.shutdown();
@@ -273,7 +277,11 @@ export class OpenvpnServer {
     await this.auth.drain(5000);
     for (const u of this.unsubscribe.splice(0)) u();
     this.acceptWatch?.close();
-    if (!this.tun.closed) this.tun.close();
+    if (!this.tun.closed) {
+      this.tun.close();
+      // 2.6 do_close_tun: `down` once the device is gone, with the signal that ended the run
+      await this.auth.upDown('down', signal);
+    }
     if (this.listenFd >= 0) {
       closeFd(this.listenFd);
       this.listenFd = -1;

@@ -2,7 +2,8 @@
  * The per-client scripts of the ovpn-ts server with a stock 2.6 client: the client's ccd file and its
  * client-connect output file both apply (ccd first, then the script's: its ifconfig-push wins, the
  * pushes of both are sent, the script's iroute becomes a route on the tun); learn-address hears of the address when the client comes and goes;
- * client-disconnect runs when it leaves, with the bytes it moved and how long it stayed.
+ * client-disconnect runs when it leaves, with the bytes it moved and how long it stayed. The server's
+ * own `up` and `down` run around its tun as 2.6 runs them; a failing `up` ends the server.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -139,5 +140,71 @@ describe('ovpn-ts server: client-connect, client-disconnect, learn-address', {
     await srv.waitFor((l) => l.includes('removed:'), 10_000, 'the client to be removed', 0);
     await sleep(500);
     assert.deepEqual(fileLines(cdLog), [], 'no client-disconnect for a client client-connect refused');
+  });
+  it("the server's own up and down: up after the tun's address and before its routes, down once the tun is gone", async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const upLog = join(s.dir, 'up.log');
+    const downLog = join(s.dir, 'down.log');
+    // each records its arguments, its script_type and signal, and what the tun looked like then
+    const record = (log: string) => [
+      `echo "args $*" >> ${log}`,
+      `echo "type $script_type signal \${signal:-none} redirect \${redirect_gateway:-unset}" >> ${log}`,
+      `ip -4 addr show dev "$1" 2>/dev/null | grep -q 'inet 10.68.0.1/24' && echo "address yes" >> ${log} || echo "address no" >> ${log}`,
+      `ip route show 198.18.0.0/24 | grep -q . && echo "route yes" >> ${log} || echo "route no" >> ${log}`,
+      `ip link show dev "$1" >/dev/null 2>&1 && echo "device yes" >> ${log} || echo "device no" >> ${log}`,
+      'exit 0',
+    ];
+    const up = writeScript(join(s.dir, 'up.sh'), record(upLog));
+    const down = writeScript(join(s.dir, 'down.sh'), record(downLog));
+    const srv = await s.startServer({
+      net: 68,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1196,
+      dev: 'swtun5',
+      extra: ['script-security 2', `up ${up}`, `down ${down}`, 'route 198.18.0.0 255.255.255.0'],
+    });
+    ws.push(srv);
+    assert.deepEqual(fileLines(upLog), [
+      'args swtun5 1500 0 10.68.0.1 255.255.255.0 init',
+      'type up signal none redirect unset',
+      'address yes',
+      'route no',
+      'device yes',
+    ]);
+    const routes = execFileSync('ip', ['-n', s.nsS, 'route'], { encoding: 'utf8' });
+    assert.match(routes, /^198\.18\.0\.0\/24 dev swtun5 /m, 'the route came after up');
+    assert.deepEqual(fileLines(downLog), [], 'down has not run yet');
+    srv.child.kill('SIGTERM');
+    assert.equal(await srv.waitExit(10_000), 0, srv.tail(20));
+    assert.deepEqual(fileLines(downLog), [
+      'args swtun5 1500 0 10.68.0.1 255.255.255.0 init',
+      'type down signal sigterm redirect 0',
+      'address no',
+      'route no',
+      'device no',
+    ]);
+  });
+
+  it('a failing up script ends the server before it serves, naming the script', async (t) => {
+    const ws: LineWatcher[] = [];
+    t.after(() => stopAll(ws));
+    const up = writeScript(join(s.dir, 'up-no.sh'), ['exit 3']);
+    const srv = s.spawnServer({
+      net: 67,
+      topology: 'subnet',
+      proto: 'udp',
+      port: 1197,
+      dev: 'swtun6',
+      extra: ['script-security 2', `up ${up}`],
+    });
+    ws.push(srv);
+    assert.notEqual(await srv.waitExit(10_000), 0, srv.tail(20));
+    assert.ok(
+      [...srv.out, ...srv.err].some((l) => l.includes(`up: the script failed: ${up}`)),
+      srv.tail(20),
+    );
+    assert.throws(() => execFileSync('ip', ['-n', s.nsS, 'link', 'show', 'swtun6'], { stdio: 'pipe' }));
   });
 });

@@ -77,6 +77,8 @@ export interface ServerLab {
   readonly clientNs: string[];
   /** Starts an ovpn-ts server process; resolves once it is serving. */
   startServer(p: TunnelPlan): Promise<LineWatcher>;
+  /** Starts an ovpn-ts server process without waiting for anything (for servers meant to fail). */
+  spawnServer(p: TunnelPlan): LineWatcher;
   /** Starts stock openvpn as client `i` (1-based) to `serverPort`/`proto`; resolves once initialised. */
   startClient(i: number, proto: 'udp' | 'tcp', port: number, extra?: string[]): Promise<LineWatcher>;
   /** Starts stock openvpn as client `i` without waiting for anything (for clients meant to fail). */
@@ -127,7 +129,7 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       clientNs.push(ns);
       lab.veth(nsS, `${prefix}${i}a`, [`${vethServer(i)}/24`], ns, `${prefix}${i}b`, [`10.76.${i}.2/24`]);
     }
-    const startServer = async (p: TunnelPlan): Promise<LineWatcher> => {
+    const spawnServer = (p: TunnelPlan): LineWatcher => {
       const file = join(dir, `server-${p.proto}-${p.port}.conf`);
       writeFileSync(file, serverConfig(dir, p));
       const child: ChildProcess = lab.spawn(nsS, process.execPath, [
@@ -137,6 +139,10 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       ]);
       const w = new LineWatcher(child);
       watchers.push(w);
+      return w;
+    };
+    const startServer = async (p: TunnelPlan): Promise<LineWatcher> => {
+      const w = spawnServer(p);
       await w.waitFor((l) => l.includes('Initialization Sequence Completed'), 15_000, 'the server to start');
       return w;
     };
@@ -202,7 +208,19 @@ export async function startServerLab(prefix: string, clients: number): Promise<S
       lab.exec(clientNs[i - 1], 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
       return ns;
     };
-    return { lab, dir, nsS, clientNs, startServer, startClient, spawnClient, addLan, ping, cleanup };
+    return {
+      lab,
+      dir,
+      nsS,
+      clientNs,
+      startServer,
+      spawnServer,
+      startClient,
+      spawnClient,
+      addLan,
+      ping,
+      cleanup,
+    };
   } catch (e) {
     await cleanup();
     throw e;

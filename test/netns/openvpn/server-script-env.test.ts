@@ -2,7 +2,8 @@
  * The server-side script environment and auth tokens of src/openvpn/server/ checked against what
  * Debian's OpenVPN 2.6 server really gives its scripts: a stock server (fixture.ts) with tls-verify,
  * auth-user-pass-verify via-env, client-connect and client-disconnect all pointing at one script that
- * dumps its arguments and environment, `auth-gen-token` with a secret file, and a stock 2.6 client.
+ * dumps its arguments and environment (and `up`/`down`, the server's own), `auth-gen-token` with a
+ * secret file, and a stock 2.6 client.
  * Our functions (runTlsVerify, verifyUserPass, runClientConnect, runClientDisconnect, with the env
  * builders) are run for the same client with a recording runner, and what they would hand the script
  * must equal what 2.6 handed it, variable for variable (only the variables of deferred auth and
@@ -32,7 +33,11 @@ import {
   verifyAuthToken,
 } from '../../../src/openvpn/server/auth-token-gen.js';
 import { runTlsVerify } from '../../../src/openvpn/server/client-cert-check.js';
-import { runClientConnect, runClientDisconnect } from '../../../src/openvpn/server/client-scripts.js';
+import {
+  runClientConnect,
+  runClientDisconnect,
+  runServerUpDown,
+} from '../../../src/openvpn/server/client-scripts.js';
 import {
   allowedEnv,
   type ScriptResult,
@@ -134,6 +139,10 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
     '--client-connect',
     script,
     '--client-disconnect',
+    script,
+    '--up',
+    script,
+    '--down',
     script,
     '--auth-gen-token',
     '3600',
@@ -437,5 +446,32 @@ describe('server script environment and auth-gen-token against OpenVPN 2.6 (netn
       true,
     );
     assert.deepEqual(allowedEnv(rec.calls[0].env, 2), comparable(theirs.env));
+  });
+  it('up and down (after SIGTERM): runServerUpDown gives the same arguments and environment', async () => {
+    const up = only('up');
+    assert.deepEqual(up.args, ['sas0', '1500', '0', '10.98.0.1', '255.255.255.0', 'init']);
+    await ol?.killServer('SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !readDumps(dumps).has('down')) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const down = only('down');
+    assert.equal(down.env.signal, 'sigterm');
+    for (const [type, theirs] of [
+      ['up', up],
+      ['down', down],
+    ] as const) {
+      const rec = new Recorder();
+      const ok = await runServerUpDown(
+        type === 'up' ? (options.scripts.up as string) : (options.scripts.down as string),
+        type,
+        type === 'down' ? 'sigterm' : undefined,
+        processEnv(theirs.env),
+        { runner: rec, tmp: nodeTempFiles, log: () => {} },
+      );
+      assert.equal(ok, true);
+      assert.deepEqual(rec.calls[0].argv, [script, ...theirs.args], type);
+      assert.deepEqual(allowedEnv(rec.calls[0].env, 2), comparable(theirs.env), type);
+    }
   });
 });
