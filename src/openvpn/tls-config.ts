@@ -378,7 +378,7 @@ export async function secureContextWithKey(
   }
 }
 
-/** A PEM private key under a password: PKCS#8 `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` header. */
+/** A PEM private key under a password: PKCS#8 `ENCRYPTED PRIVATE KEY`, or legacy `Proc-Type: 4,ENCRYPTED`. */
 export function isEncryptedPemKey(b: Buffer): boolean {
   const text = b.toString('latin1');
   return (

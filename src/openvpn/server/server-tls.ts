@@ -1,7 +1,8 @@
 /**
  * The server's TLS: one secure context from the server options (ca, cert, key or pkcs12, tls versions
- * and cipher lists; 2.6 ssl.c init_ssl; the key's password from askpass as the client finds it), and per key state a node:tls server socket over an in-memory
- * Duplex whose writes are ciphertext for the control session (control-plane.md §6). The client's
+ * and cipher lists; 2.6 ssl.c init_ssl; the key's password from askpass, found as the client finds
+ * it), and per key state a node:tls server socket over an in-memory Duplex whose writes are
+ * ciphertext for the control session (control-plane.md §6). The client's
  * certificate is asked for unless `verify-client-cert none`; Node's own rejection is off: the server's
  * checks (client-auth.ts: verify-client-cert, remote-cert-tls, crl-verify, tls-verify) judge it after
  * the handshake, so that the reason can be logged.

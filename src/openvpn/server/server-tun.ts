@@ -2,8 +2,9 @@
  * The server's MP ovpn device and its network configuration (2.6 init.c do_open_tun, tun.c
  * do_ifconfig, route.c add_routes for the server's own `route` lines): MTU, link up, the tunnel
  * address (net30/p2p: local with its point-to-point peer; subnet: address/prefix), the IPv6 address,
- * then (after the `up` script) the routes (a route without gateway goes via `route-gateway`, in net30 the ifconfig peer, else
- * on the device; at metric 200 unless given, as 2.6 with DCO, so iroutes win). Everything goes away with the device (`close`).
+ * then (after the `up` script) the routes (a route without gateway goes via `route-gateway`, in net30
+ * the ifconfig peer, else on the device; at metric 200 unless given, as 2.6 with DCO, so iroutes
+ * win). Everything goes away with the device (`close`).
  */
 import type { OvpnApi } from '../../api/ovpn-api.js';
 import type { ServerOptions } from '../../config/server-options.js';
