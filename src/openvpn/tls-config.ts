@@ -248,7 +248,7 @@ async function buildTlsConfig(
     fingerprintOnly: boolean;
   },
 ): Promise<TlsConfig> {
-  const { ca, cert, extra, key, pfx, fingerprintOnly } = m;
+  const { fingerprintOnly } = m;
   let crls: Crl[] | undefined;
   let crlDirHas: ((serial: string) => boolean) | undefined;
   if (o.crlVerify !== undefined) {
@@ -260,32 +260,7 @@ async function buildTlsConfig(
     } else crls = await loadCrlFile(o, rf);
   }
 
-  const minVersion = TLS_VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2';
-  const maxVersion = o.tlsVersionMax === undefined ? undefined : TLS_VERSIONS[o.tlsVersionMax];
-  if (o.tlsVersionMax !== undefined && o.tlsVersionMax < o.tlsVersionMin) {
-    throw directiveError('tls-version-min', `${o.tlsVersionMin} is above tls-version-max ${o.tlsVersionMax}`);
-  }
-
-  const build = (passphrase: string | undefined): SecureContext =>
-    createSecureContext({
-      // an empty list, not undefined: node:tls would otherwise trust its public root CAs; with
-      // pkcs12 and no ca, the CA certificates in the PKCS#12 file are the trusted ones
-      ca: ca ?? [],
-      cert:
-        cert === undefined
-          ? undefined
-          : extra === undefined
-            ? cert
-            : Buffer.concat([cert, Buffer.from('\n'), extra]),
-      key,
-      pfx,
-      passphrase,
-      minVersion,
-      maxVersion,
-      ciphers: nodeCipherString(o),
-      ecdhCurve: o.tlsGroups,
-    });
-  const secureContext = await secureContextWithKey(o, rf, m, build);
+  const { secureContext, minVersion, maxVersion } = await loadSecureContext(o, rf, m);
   const restrictions: string[] = [];
   if (o.tlsVersionMin !== '1.2') restrictions.push(`tls-version-min ${o.tlsVersionMin}`);
   if (o.tlsVersionMax !== undefined) restrictions.push(`tls-version-max ${o.tlsVersionMax}`);
@@ -323,8 +298,52 @@ export async function readPkcs12(ref: FileRef, rf: ReadFileFn): Promise<Buffer> 
   return der;
 }
 
-/** What `secureContextWithKey` reads of the options (client and server alike). */
+/** What `loadSecureContext` reads of the options (client and server alike). */
 export type KeyPasswordOptions = Pick<ClientOptions, 'askpass' | 'pkcs12' | 'tlsCipher'>;
+export type SecureContextOptions = KeyPasswordOptions &
+  Pick<ClientOptions, 'tlsVersionMin' | 'tlsVersionMax' | 'tlsCiphersuites' | 'tlsCertProfile' | 'tlsGroups'>;
+
+/**
+ * The secure context of the PEM or PKCS#12 inputs under the TLS options (versions, cipher lists,
+ * groups), the key's password found by `secureContextWithKey`. With no `ca`, an empty list: node:tls
+ * would otherwise trust its public root CAs; with pkcs12 and no ca, the CA certificates in the
+ * PKCS#12 file are the trusted ones.
+ */
+export async function loadSecureContext(
+  o: SecureContextOptions,
+  rf: ReadFileFn,
+  m: { ca?: Buffer; cert?: Buffer; extra?: Buffer; key?: Buffer; pfx?: Buffer },
+): Promise<{
+  secureContext: SecureContext;
+  minVersion: SecureVersion;
+  maxVersion: SecureVersion | undefined;
+}> {
+  const minVersion = TLS_VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2';
+  const maxVersion = o.tlsVersionMax === undefined ? undefined : TLS_VERSIONS[o.tlsVersionMax];
+  if (o.tlsVersionMax !== undefined && o.tlsVersionMax < o.tlsVersionMin) {
+    throw directiveError('tls-version-min', `${o.tlsVersionMin} is above tls-version-max ${o.tlsVersionMax}`);
+  }
+  const { ca, cert, extra, key, pfx } = m;
+  const secureContext = await secureContextWithKey(o, rf, m, (passphrase) =>
+    createSecureContext({
+      ca: ca ?? [],
+      cert:
+        cert === undefined
+          ? undefined
+          : extra === undefined
+            ? cert
+            : Buffer.concat([cert, Buffer.from('\n'), extra]),
+      key,
+      pfx,
+      passphrase,
+      minVersion,
+      maxVersion,
+      ciphers: nodeCipherString(o),
+      ecdhCurve: o.tlsGroups,
+    }),
+  );
+  return { secureContext, minVersion, maxVersion };
+}
 
 /**
  * `build(passphrase)` with the private key's password found as 2.6 finds it (ssl.c
@@ -336,7 +355,7 @@ export type KeyPasswordOptions = Pick<ClientOptions, 'askpass' | 'pkcs12' | 'tls
  * on it. A PKCS#12 that does not open without a password gets one asked, whatever the error says.
  * Errors name the directive at fault.
  */
-export async function secureContextWithKey(
+async function secureContextWithKey(
   o: KeyPasswordOptions,
   rf: ReadFileFn,
   m: { ca?: Buffer; cert?: Buffer; extra?: Buffer; key?: Buffer; pfx?: Buffer },

@@ -8,17 +8,10 @@
  * the handshake, so that the reason can be logged.
  */
 import { Duplex } from 'node:stream';
-import { createSecureContext, type SecureContext, type SecureVersion, TLSSocket } from 'node:tls';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { type ReadFileFn, readFileRef } from '../../config/load.js';
 import type { ServerOptions } from '../../config/server-options.js';
-import { nodeCipherString, ownCopy, readPkcs12, secureContextWithKey } from '../tls-config.js';
-
-const VERSIONS: Record<string, SecureVersion> = {
-  '1.0': 'TLSv1',
-  '1.1': 'TLSv1.1',
-  '1.2': 'TLSv1.2',
-  '1.3': 'TLSv1.3',
-};
+import { loadSecureContext, ownCopy, readPkcs12 } from '../tls-config.js';
 
 export interface ServerTlsConfig {
   secureContext: SecureContext;
@@ -40,24 +33,7 @@ export async function loadServerTls(o: ServerOptions, rf: ReadFileFn): Promise<S
   if (ca === undefined && pfx === undefined && o.verifyClientCert !== 'none')
     throw new Error("ca: needed to verify the clients' certificates");
   try {
-    const secureContext = await secureContextWithKey(o, rf, { ca, cert, extra, key, pfx }, (passphrase) =>
-      createSecureContext({
-        ca: ca ?? [],
-        cert:
-          cert === undefined
-            ? undefined
-            : extra === undefined
-              ? cert
-              : Buffer.concat([cert, Buffer.from('\n'), extra]),
-        key,
-        pfx,
-        passphrase,
-        minVersion: VERSIONS[o.tlsVersionMin] ?? 'TLSv1.2',
-        maxVersion: o.tlsVersionMax === undefined ? undefined : VERSIONS[o.tlsVersionMax],
-        ciphers: nodeCipherString(o),
-        ecdhCurve: o.tlsGroups,
-      }),
-    );
+    const { secureContext } = await loadSecureContext(o, rf, { ca, cert, extra, key, pfx });
     return {
       secureContext,
       requestCert: o.verifyClientCert !== 'none',
