@@ -67,58 +67,33 @@ export class RenegTraffic {
   }
 }
 
-/**
- * Polls `probe` every RENEG_TRAFFIC_POLL_MS while a limit is set, and calls `renegotiate` with the
- * reason when the current key passed it. Returns the function that stops the polling.
- */
-export function pollRenegTraffic(
-  limits: RenegLimits,
-  probe: () => { keyId: number; counters: LinkCounters } | undefined,
-  renegotiate: (reason: string) => void,
-): () => void {
-  const traffic = new RenegTraffic(limits);
-  if (!traffic.enabled) return () => {};
-  const tick = () => {
-    const p = probe();
-    if (p === undefined) return;
-    const reason = traffic.check(p.keyId, p.counters);
-    if (reason === undefined) return;
-    renegotiate(reason);
-    // the new key state counts from now, not from the next poll
-    const q = probe();
-    if (q !== undefined) traffic.check(q.keyId, q.counters);
-  };
-  tick();
-  const timer = setInterval(tick, RENEG_TRAFFIC_POLL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-}
+/** The current key's id and the peer's link counters, or undefined (not up, or no peer). */
+export type RenegSample = { keyId: number; counters: LinkCounters } | undefined;
 
-/** A client of the server as the traffic poll sees it. */
+/** What the traffic poll reads and drives: a client's connection, or one of a server's clients. */
 export interface RenegClient {
-  /** The key-id of its current key state, or undefined while it is not up. */
-  readonly renegKeyId: number | undefined;
-  /** Its peer's link counters, or undefined (no peer). */
-  renegCounters(): LinkCounters | undefined;
-  /** Starts a renegotiation with this reason; the client logs it. */
+  renegSample(): RenegSample;
+  /** Starts a renegotiation with this reason (`bytes=N/limit` or `pkts=N/limit`). */
   renegotiateByTraffic(reason: string): void;
 }
 
 /**
- * The server's `reneg-bytes` / `reneg-pkts`: one timer for every client (2.6 checks each client's key
- * state in tls_process), each client counted on its own from its current key-id. Clients are held
- * weakly, so one that left leaves nothing behind. Returns the function that stops the polling.
+ * Polls every client of `clients()` once each RENEG_TRAFFIC_POLL_MS while a limit is set, each counted
+ * on its own from its current key-id, and asks it to renegotiate when that key passed a limit; the new
+ * key state counts from that moment, not from the next poll. Clients are held weakly, so one that left
+ * leaves nothing behind (the server's clients; 2.6 checks each key state in tls_process). With
+ * `now`, the first poll runs at once. Returns the function that stops the polling.
  */
 export function pollClientsRenegTraffic(
   limits: RenegLimits,
   clients: () => Iterable<RenegClient>,
+  now = false,
 ): () => void {
   if (!new RenegTraffic(limits).enabled) return () => {};
   const traffic = new WeakMap<RenegClient, RenegTraffic>();
   const sample = (c: RenegClient, t: RenegTraffic): string | undefined => {
-    const keyId = c.renegKeyId;
-    const counters = keyId === undefined ? undefined : c.renegCounters();
-    return keyId === undefined || counters === undefined ? undefined : t.check(keyId, counters);
+    const s = c.renegSample();
+    return s === undefined ? undefined : t.check(s.keyId, s.counters);
   };
   const tick = () => {
     for (const c of clients()) {
@@ -133,7 +108,18 @@ export function pollClientsRenegTraffic(
       sample(c, t);
     }
   };
+  if (now) tick();
   const timer = setInterval(tick, RENEG_TRAFFIC_POLL_MS);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The client's form: one connection, `probe` for its sample, polled at once and then every second. */
+export function pollRenegTraffic(
+  limits: RenegLimits,
+  probe: () => RenegSample,
+  renegotiate: (reason: string) => void,
+): () => void {
+  const one: RenegClient = { renegSample: probe, renegotiateByTraffic: renegotiate };
+  return pollClientsRenegTraffic(limits, () => [one], true);
 }

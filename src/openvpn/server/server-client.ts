@@ -37,7 +37,7 @@ import {
 } from '../../control/key-method2.js';
 import type { ServerSession } from '../../control/server-session.js';
 import { DcoKeys } from '../dco-keys.js';
-import type { RenegClient } from '../reneg-traffic.js';
+import type { RenegClient, RenegSample } from '../reneg-traffic.js';
 import { AUTH_FAILED_EXIT_SEC, type ClientAuthHooks } from './client-auth.js';
 import { type ClientPeerInfo, negotiateCipher, protocolFlags, readClientPeerInfo } from './ncp.js';
 import type { ClientAddresses } from './push-list.js';
@@ -167,14 +167,11 @@ export class ServerClient implements RenegClient {
     this.pump();
   }
 
-  /** The current key state's key-id once the client is up (reneg-bytes/reneg-pkts count per key). */
-  get renegKeyId(): number | undefined {
-    return this.up && !this.closed ? this.session.keyId : undefined;
-  }
-
-  /** Its peer's link counters, for reneg-bytes/reneg-pkts. */
-  renegCounters(): PeerInfo | undefined {
-    return this.plane.counters(this);
+  /** The current key-id and the peer's link counters once the client is up (reneg-bytes/reneg-pkts). */
+  renegSample(): RenegSample {
+    if (!this.up || this.closed) return undefined;
+    const counters = this.plane.counters(this);
+    return counters === undefined ? undefined : { keyId: this.session.keyId, counters };
   }
 
   /** The current key carried `reneg-bytes` or `reneg-pkts` (reason `bytes=N/limit`): renegotiate. */

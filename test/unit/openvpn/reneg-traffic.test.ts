@@ -105,10 +105,8 @@ describe('pollClientsRenegTraffic (the server: one timer, every client on its ow
       keyId: up ? 0 : undefined,
       bytes: 0,
       reasons: [] as string[],
-      get renegKeyId() {
-        return c.keyId;
-      },
-      renegCounters: () => counters(c.bytes, 0, 0, 0),
+      renegSample: () =>
+        c.keyId === undefined ? undefined : { keyId: c.keyId, counters: counters(c.bytes, 0, 0, 0) },
       renegotiateByTraffic(reason: string) {
         c.reasons.push(reason);
         if (c.keyId !== undefined) c.keyId++;
